@@ -1,0 +1,331 @@
+"""Typed settings: ``settings.toml`` (one table per stage) + environment, loaded once.
+
+``load_settings(path)`` is the only function in tingfeng that reads the settings file or the
+environment. Everything else receives the ``Settings`` object it returns. Secrets (cookies,
+tokens) come only from environment variables and are held as ``SecretStr`` so they never
+print; a ``[secrets]`` table or a secret-looking key in the file is refused.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import tomllib
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+from crawlers.errors import ConfigError
+
+DEFAULT_SETTINGS_FILE = "settings.toml"
+_TOML_PATH: ContextVar[Path | None] = ContextVar("_TOML_PATH", default=None)
+
+
+class Section(BaseModel):
+    """A settings table: unknown keys are errors, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class StoreSettings(Section):
+    url: str = "sqlite:///var/tingfeng.db"
+    echo: bool = False
+
+
+class SandboxSettings(Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8765, ge=1, le=65535)
+    seed: int = 42
+    users: int = Field(400, ge=10, le=200_000)
+
+
+class CrawlSettings(Section):
+    platform: Literal["weibo"] = "weibo"
+    base_url: str = "http://127.0.0.1:8765"
+    obey_robots: bool = True
+    user_agent: str = "tingfeng/0.1 (+https://github.com/tingfeng-project/tingfeng; polite research crawler)"
+    download_delay: float = Field(2.0, ge=0)
+    autothrottle: bool = True
+    autothrottle_target_concurrency: float = Field(1.0, gt=0)
+    concurrent_requests_per_domain: int = Field(1, ge=1, le=16)
+    download_timeout: float = Field(20.0, gt=0)
+    retry_times: int = Field(2, ge=0, le=10)
+    max_pages: int = Field(3, ge=1)
+    timeline_pages: int = Field(1, ge=0)
+    comment_pages: int = Field(1, ge=0)
+    repost_pages: int = Field(1, ge=0)
+    fan_pages: int = Field(1, ge=0)
+    fetch_profiles: bool = True
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_only(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return v.rstrip("/")
+
+
+DEFAULT_INTERESTS: dict[str, list[str]] = {
+    "coffee": ["咖啡", "拿铁", "美式", "手冲", "咖啡豆", "烘焙", "浓缩", "冷萃", "咖啡馆", "拉花"],
+    "beauty": ["口红", "粉底", "护肤", "精华", "面膜", "化妆", "眼影", "防晒", "美妆", "香水"],
+    "tech": ["手机", "电脑", "芯片", "相机", "耳机", "数码", "系统", "续航", "屏幕", "处理器"],
+    "fitness": ["健身", "跑步", "马拉松", "瑜伽", "减脂", "增肌", "运动", "撸铁", "骑行", "训练"],
+    "food": ["美食", "火锅", "甜品", "餐厅", "探店", "好吃", "烧烤", "奶茶", "面包", "小吃"],
+    "travel": ["旅行", "旅游", "酒店", "机票", "景点", "自驾", "民宿", "攻略", "出行", "度假"],
+    "gaming": ["游戏", "手游", "主机", "电竞", "开黑", "副本", "抽卡", "通关", "玩家", "steam"],
+    "parenting": ["宝宝", "育儿", "奶粉", "辅食", "早教", "孕期", "母婴", "带娃", "幼儿园", "亲子"],
+}
+
+
+class NlpSettings(Section):
+    model: Literal["lexicon"] = "lexicon"
+    batch_size: int = Field(500, ge=1)
+    keywords_top_k: int = Field(5, ge=0, le=50)
+    user_dict: list[str] = Field(default_factory=list)
+    neutral_band: float = Field(0.15, ge=0, lt=1)
+    interests: dict[str, list[str]] = Field(default_factory=lambda: dict(DEFAULT_INTERESTS))
+
+
+class EdgeWeights(Section):
+    repost: float = Field(3.0, ge=0)
+    comment: float = Field(2.0, ge=0)
+    mention: float = Field(1.0, ge=0)
+    follow: float = Field(1.0, ge=0)
+
+
+class GraphSettings(Section):
+    damping: float = Field(0.85, gt=0, lt=1)
+    tol: float = Field(1e-10, gt=0)
+    max_iter: int = Field(1000, ge=1)
+    half_life_days: float = Field(0.0, ge=0)
+    explain_top: int = Field(3, ge=1, le=20)
+    weights: EdgeWeights = Field(default_factory=EdgeWeights)
+
+
+class BotSettings(Section):
+    follow_top_k: int = Field(10, ge=0)
+    reply_to_questions: bool = True
+    repost_top_k: int = Field(5, ge=0)
+    repost_min_sentiment: float = Field(0.6, ge=0, le=1)
+    max_drafts_per_run: int = Field(50, ge=0)
+    draft_ttl_hours: int = Field(72, ge=1)
+    reply_templates: list[str] = Field(
+        default_factory=lambda: [
+            "你好{name}～关于「{topic}」这个问题，我们整理了一些经验，希望对你有帮助。",
+        ]
+    )
+    repost_templates: list[str] = Field(
+        default_factory=lambda: ["说得太好了，{brand}也很认同！"]
+    )
+
+
+class ScheduleSettings(Section):
+    timezone: str = "Asia/Shanghai"
+    crawl: str = "0 */2 * * *"
+    label: str = "10 */2 * * *"
+    rank: str = "20 */6 * * *"
+    draft: str = "30 */6 * * *"
+    lock_ttl_seconds: int = Field(120, ge=10)
+
+
+class Campaign(Section):
+    brand: str
+    interests: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
+    topics: list[str] = Field(default_factory=list)
+    supertopics: list[str] = Field(default_factory=list)
+    keywords: list[str] = Field(default_factory=list)
+    accounts: list[str] = Field(default_factory=list)
+    brand_terms: list[str] = Field(default_factory=list)
+
+    @field_validator("topics")
+    @classmethod
+    def _strip_hashes(cls, v: list[str]) -> list[str]:
+        return [t.strip().strip("#") for t in v if t.strip().strip("#")]
+
+
+def supertopic_containerid(name_or_id: str) -> str:
+    """Weibo's super-topic container id: ``100808`` + md5 of the name (an id passes through)."""
+    if name_or_id.startswith("100808") and len(name_or_id) == 38:
+        return name_or_id
+    return "100808" + hashlib.md5(name_or_id.encode("utf-8")).hexdigest()
+
+
+class Secrets(BaseSettings):
+    """Only from the environment: TINGFENG_WEIBO_COOKIE, TINGFENG_MASTODON_TOKEN."""
+
+    model_config = SettingsConfigDict(env_prefix="TINGFENG_", extra="ignore")
+    weibo_cookie: SecretStr | None = None
+    mastodon_token: SecretStr | None = None
+
+
+class Settings(BaseSettings):
+    """Every tunable of tingfeng. Built by ``load_settings``; read-only afterwards by convention."""
+
+    model_config = SettingsConfigDict(
+        extra="forbid", env_prefix="TINGFENG_", env_nested_delimiter="__", validate_default=True
+    )
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
+    crawl: CrawlSettings = Field(default_factory=CrawlSettings)
+    nlp: NlpSettings = Field(default_factory=NlpSettings)
+    graph: GraphSettings = Field(default_factory=GraphSettings)
+    bot: BotSettings = Field(default_factory=BotSettings)
+    schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
+    campaigns: dict[str, Campaign] = Field(default_factory=dict)
+
+    _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
+    _path: Path | None = PrivateAttr(default=None)
+    _secrets: Secrets | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _campaign_interests_known(self) -> Settings:
+        known = set(self.nlp.interests)
+        for name, camp in self.campaigns.items():
+            for interest in camp.interests:
+                if interest not in known:
+                    raise ValueError(
+                        f"campaigns.{name}.interests: unknown interest {interest!r}; "
+                        f"known: {', '.join(sorted(known))} (add it under [nlp.interests])"
+                    )
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        path = _TOML_PATH.get()
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+    @property
+    def base_dir(self) -> Path:
+        """Directory of the settings file: relative paths in settings are resolved from here."""
+        return self._base_dir
+
+    @property
+    def path(self) -> Path | None:
+        return self._path
+
+    @property
+    def secrets(self) -> Secrets:
+        if self._secrets is None:
+            self._secrets = Secrets()
+        return self._secrets
+
+    def resolve(self, path: str | Path) -> Path:
+        p = Path(path)
+        return p if p.is_absolute() else self._base_dir / p
+
+
+_SECRET_WORDS = ("cookie", "token", "password", "secret", "api_key")
+
+
+def _find_secret_keys(data: Any, prefix: str = "") -> list[str]:
+    found: list[str] = []
+    if isinstance(data, dict):
+        for key, value in data.items():
+            dotted = f"{prefix}.{key}" if prefix else str(key)
+            if any(w in str(key).lower() for w in _SECRET_WORDS):
+                found.append(dotted)
+            found.extend(_find_secret_keys(value, dotted))
+    return found
+
+
+def _model_for(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The settings model that owns the key at ``loc`` (for listing the keys it knows)."""
+    model: type[BaseModel] = Settings
+    parts = list(loc[:-1])
+    while parts:
+        part = str(parts.pop(0))
+        if model is Settings and part == "campaigns":
+            if not parts:
+                return None
+            parts.pop(0)  # the campaign's name
+            model = Campaign
+            continue
+        field = model.model_fields.get(part)
+        ann = field.annotation if field else None
+        if not (isinstance(ann, type) and issubclass(ann, BaseModel)):
+            return None
+        model = ann
+    return model
+
+
+def _key_name(loc: tuple[Any, ...]) -> str:
+    if not loc:
+        return "(top level)"
+    table, key = ".".join(str(p) for p in loc[:-1]), str(loc[-1])
+    return f"[{table}] {key}" if table else key
+
+
+def _describe(err: dict[str, Any]) -> str:
+    loc = tuple(err.get("loc", ()))
+    key = _key_name(loc)
+    kind = err.get("type", "")
+    if kind == "extra_forbidden":
+        model = _model_for(loc)
+        known = sorted(model.model_fields) if model else []
+        close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        return f"{key}: unknown key.{hint} Known keys here: {', '.join(known) or 'none'}."
+    if kind == "missing":
+        return f"{key}: required but missing. Add `{loc[-1]} = ...` to that table."
+    value = err.get("input")
+    return f"{key} = {value!r}: {err.get('msg', 'invalid')}. Fix the value in the settings file."
+
+
+def load_settings(path: str | Path | None = None) -> Settings:
+    """Load ``settings.toml`` (or ``path``) and the environment into one ``Settings``.
+
+    Raises ``ConfigError`` naming each bad key, its value and what is expected.
+    """
+    toml_path = Path(path) if path is not None else Path(DEFAULT_SETTINGS_FILE)
+    if not toml_path.is_file():
+        raise ConfigError(
+            [f"file not found: {toml_path}. Pass --settings PATH or copy settings.toml from the repository."],
+            str(toml_path),
+        )
+    try:
+        raw = tomllib.loads(toml_path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"not valid TOML: {exc}"], str(toml_path)) from exc
+    secret_keys = _find_secret_keys(raw)
+    if secret_keys:
+        raise ConfigError(
+            [
+                f"{k}: secrets are never read from files. Remove it and set the environment "
+                "variable TINGFENG_WEIBO_COOKIE or TINGFENG_MASTODON_TOKEN instead."
+                for k in secret_keys
+            ],
+            str(toml_path),
+        )
+    token = _TOML_PATH.set(toml_path)
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        raise ConfigError([_describe(e) for e in exc.errors()], str(toml_path)) from exc
+    finally:
+        _TOML_PATH.reset(token)
+    settings._base_dir = toml_path.resolve().parent
+    settings._path = toml_path.resolve()
+    return settings
+
+
+def default_settings(base_dir: Path | None = None, **overrides: Any) -> Settings:
+    """Settings with every default (no file read), for tests and library use."""
+    settings = Settings.model_validate(overrides)
+    if base_dir is not None:
+        settings._base_dir = base_dir
+    return settings

@@ -1,0 +1,184 @@
+"""Engine, sessions and idempotent upserts, for SQLite (WAL) and PostgreSQL alike.
+
+``open_store(settings)`` gives an engine with the schema in place; ``upsert`` writes rows with
+the dialect's ``INSERT .. ON CONFLICT`` on their natural key, so running a stage twice never
+duplicates a row.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, func, inspect
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.pool import StaticPool
+from sqlmodel import Session, SQLModel, create_engine, select
+
+from crawlers import models
+from crawlers.config import Settings
+from crawlers.errors import StoreError
+
+logger = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+#: rows per INSERT statement; keeps SQLite under its bound-parameter limit
+CHUNK = 200
+
+
+def database_url(settings: Settings) -> str:
+    """The store URL with a relative SQLite path resolved against the settings file's folder."""
+    url = make_url(settings.store.url)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        path = settings.resolve(url.database)
+        return str(url.set(database=str(path)))
+    return settings.store.url
+
+
+def _check_sqlite_path(url: str) -> None:
+    db = make_url(url).database
+    if not db or db == ":memory:":
+        return
+    path = Path(db)
+    parent = path.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(url, f"cannot create the folder {parent} ({exc.strerror})",
+                         "Set [store] url to a writable location.") from exc
+    target = path if path.exists() else parent
+    if not os.access(target, os.W_OK):
+        raise StoreError(url, f"{target} is not writable",
+                         "Fix its permissions or set [store] url to a writable location.")
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+def make_engine(url: str, echo: bool = False) -> Engine:
+    """An engine for ``url``; SQLite files get WAL, a busy timeout and foreign keys."""
+    backend = make_url(url).get_backend_name()
+    if backend == "sqlite":
+        _check_sqlite_path(url)
+        in_memory = make_url(url).database in (None, "", ":memory:")
+        kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 10}}
+        if in_memory:
+            kwargs["poolclass"] = StaticPool
+        engine = create_engine(url, echo=echo, **kwargs)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, echo=echo, pool_pre_ping=True)
+
+
+def migrate(engine: Engine) -> None:
+    """Create missing tables. The hook later schema changes will extend (one step per version)."""
+    try:
+        SQLModel.metadata.create_all(engine)
+    except OperationalError as exc:
+        raise StoreError(engine.url.render_as_string(hide_password=True), _reason(exc),
+                         "Check that the database is reachable and writable.") from exc
+
+
+def _reason(exc: SQLAlchemyError) -> str:
+    orig = getattr(exc, "orig", None)
+    return str(orig or exc).strip().splitlines()[0]
+
+
+def open_store(settings: Settings) -> Engine:
+    """Engine for the configured store, schema migrated, writability checked."""
+    url = database_url(settings)
+    engine = make_engine(url, echo=settings.store.echo)
+    migrate(engine)
+    if engine.dialect.name == "sqlite":
+        _probe_write(engine)
+    return engine
+
+
+def _probe_write(engine: Engine) -> None:
+    # A read-only file opens fine and fails only on the first write: find out now, clearly.
+    try:
+        with engine.begin() as conn:
+            # writing the schema version into the header fails at once on a read-only file
+            conn.exec_driver_sql(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    except OperationalError as exc:
+        raise StoreError(engine.url.render_as_string(hide_password=True), _reason(exc),
+                         "Fix the file's permissions or set [store] url to a writable location.") from exc
+
+
+def _insert_for(engine_or_session: Engine | Session, table: Any) -> Any:
+    bind = engine_or_session.get_bind() if isinstance(engine_or_session, Session) else engine_or_session
+    if bind.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif bind.dialect.name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:  # pragma: no cover - guarded by make_engine's supported backends
+        raise StoreError(str(bind.url), f"unsupported backend {bind.dialect.name}",
+                         "Use sqlite:/// or postgresql+psycopg://")
+    return insert(table)
+
+
+def upsert(
+    session: Session,
+    model: type[SQLModel],
+    rows: Sequence[dict[str, Any]],
+    keys: Sequence[str],
+    update: Iterable[str] | None = None,
+    keep_existing_when_none: bool = True,
+) -> int:
+    """Insert ``rows`` into ``model``'s table; on a natural-key conflict update ``update`` columns.
+
+    ``update=None`` updates every non-key column present in the rows; ``update=()`` leaves
+    existing rows untouched (``DO NOTHING``). With ``keep_existing_when_none`` a ``None`` in a row
+    does not overwrite a stored value (a response that omits a count keeps the known count).
+    Returns the number of rows sent. The caller owns the transaction (commit or rollback).
+    """
+    if not rows:
+        return 0
+    table = model.__table__  # type: ignore[attr-defined]
+    columns = set(rows[0])
+    cols = [c for c in (update if update is not None else columns) if c not in keys and c in columns]
+    for start in range(0, len(rows), CHUNK):
+        chunk = rows[start : start + CHUNK]
+        stmt = _insert_for(session, table).values(list(chunk))
+        if cols:
+            excluded = stmt.excluded
+            set_ = {
+                c: (func.coalesce(excluded[c], table.c[c]) if keep_existing_when_none else excluded[c])
+                for c in cols
+            }
+            stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_=set_)
+        else:
+            stmt = stmt.on_conflict_do_nothing(index_elements=list(keys))
+        session.execute(stmt)
+    return len(rows)
+
+
+def count(session: Session, model: type[SQLModel], *where: Any) -> int:
+    """Number of rows of ``model`` matching ``where``."""
+    stmt = select(func.count()).select_from(model)
+    for cond in where:
+        stmt = stmt.where(cond)
+    return int(session.exec(stmt).one())
+
+
+def table_counts(session: Session) -> dict[str, int]:
+    """Rows per table, for the CLI's summaries and for idempotence tests."""
+    names = inspect(session.get_bind()).get_table_names()
+    out: dict[str, int] = {}
+    for name, table in SQLModel.metadata.tables.items():
+        if name in names:
+            out[name] = int(session.exec(select(func.count()).select_from(table)).one())
+    return out
+
+
+__all__ = ["count", "database_url", "make_engine", "migrate", "models", "open_store", "table_counts", "upsert"]
