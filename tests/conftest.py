@@ -58,3 +58,12 @@ def shared_dir() -> Path:
     if not SHARED.is_dir():
         pytest.skip("../shared is absent (a user's fresh clone has no shared data)")
     return SHARED
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """URL of a real PostgreSQL database on 127.0.0.1, started for this test session."""
+    from tests.pg import postgres_server
+
+    with postgres_server(free_port()) as url:
+        yield url

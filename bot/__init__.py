@@ -1,0 +1,1 @@
+"""Engagement: drafting, review, scheduling and the command line (nothing imports bot)."""

@@ -1,0 +1,144 @@
+"""``tingfeng review``: the review queue on the command line (list, show, approve, edit, reject).
+
+An approval is bound to the SHA-256 of the exact text and target the reviewer saw: ``show``
+prints the hash, and ``approve --hash`` refuses if the draft changed since.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from bot.cli_common import Context, clean
+
+
+def _actor(name: str | None) -> str:
+    return name or getpass.getuser() or "cli"
+
+
+def _with_session(obj: Context, fn: Callable[[Any], Any]) -> Any:
+    from sqlmodel import Session
+
+    from crawlers.store import open_store
+
+    engine = open_store(obj.settings)
+    try:
+        with Session(engine) as session:
+            result = fn(session)
+            session.commit()
+            return result
+    finally:
+        engine.dispose()
+
+
+@click.group(invoke_without_command=True)
+@click.pass_context
+def review(ctx: click.Context) -> None:
+    """Review drafted actions. Without a subcommand: list the pending ones."""
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(list_cmd)
+
+
+@review.command("list")
+@click.option("--status", default="pending", show_default=True,
+              help="pending, approved, edited, rejected, expired, or all.")
+@click.option("--campaign", default=None, help="Only this campaign.")
+@click.option("--limit", type=int, default=None, help="At most this many.")
+@click.pass_obj
+def list_cmd(obj: Context, status: str, campaign: str | None, limit: int | None) -> None:
+    """List drafts with their id, kind, target, text and hash."""
+    from bot.review import list_drafts
+
+    def show(session: Any) -> None:
+        drafts = list_drafts(session, status=None if status == "all" else status, campaign=campaign, limit=limit)
+        if not drafts:
+            click.echo(f"no {status} drafts" if status != "all" else "no drafts")
+            return
+        for d in drafts:
+            target = d.target_account + (f" post {d.target_post}" if d.target_post else "")
+            click.echo(f"#{d.id:<4} {d.status:<8} {d.campaign:<10} {d.kind:<7} -> {target}  "
+                       f"[{d.content_hash[:12]}] {clean(d.text, 70)}")
+
+    _with_session(obj, show)
+
+
+@review.command()
+@click.argument("draft_id", type=int)
+@click.pass_obj
+def show(obj: Context, draft_id: int) -> None:
+    """Show one draft in full: text, target, hash, the rule that fired and its evidence."""
+    from bot.review import get_draft
+
+    def show_one(session: Any) -> None:
+        d = get_draft(session, draft_id)
+        click.echo(f"draft #{d.id} ({d.status}) campaign {d.campaign}, {d.kind} on {d.platform}")
+        click.echo(f"target: account {d.target_account}" + (f", post {d.target_post}" if d.target_post else ""))
+        click.echo(f"text: {clean(d.text)}")
+        click.echo(f"hash: {d.content_hash}")
+        click.echo(f"rule: {d.rule}; expires {d.expires_at}")
+        click.echo("evidence: " + clean(json.dumps(d.evidence, ensure_ascii=False, default=str), 600))
+
+    _with_session(obj, show_one)
+
+
+@review.command()
+@click.argument("draft_id", type=int)
+@click.option("--hash", "expected_hash", default=None,
+              help="The hash you reviewed (from `review show`); refused if the draft changed since.")
+@click.option("--as", "actor", default=None, help="Reviewer name (default: your login).")
+@click.pass_obj
+def approve(obj: Context, draft_id: int, expected_hash: str | None, actor: str | None) -> None:
+    """Approve a draft exactly as it is now (nothing is sent in this version)."""
+    from bot.review import approve as do_approve
+
+    d = _with_session(obj, lambda s: _fields(do_approve(s, draft_id, _actor(actor), expected_hash=expected_hash)))
+    click.echo(f"approved draft #{d['id']} [{d['hash'][:12]}]")
+
+
+@review.command()
+@click.argument("draft_id", type=int)
+@click.option("--text", "new_text", required=True, help="The new text; any earlier approval is void.")
+@click.option("--as", "actor", default=None, help="Reviewer name (default: your login).")
+@click.pass_obj
+def edit(obj: Context, draft_id: int, new_text: str, actor: str | None) -> None:
+    """Replace a draft's text (it must be approved again)."""
+    from bot.review import edit as do_edit
+
+    d = _with_session(obj, lambda s: _fields(do_edit(s, draft_id, new_text, _actor(actor))))
+    click.echo(f"edited draft #{d['id']} [{d['hash'][:12]}]; approve it to use the new text")
+
+
+@review.command()
+@click.argument("draft_id", type=int)
+@click.option("--reason", default="", help="Why (kept in the audit log).")
+@click.option("--as", "actor", default=None, help="Reviewer name (default: your login).")
+@click.pass_obj
+def reject(obj: Context, draft_id: int, reason: str, actor: str | None) -> None:
+    """Reject a draft; it will not be drafted again."""
+    from bot.review import reject as do_reject
+
+    d = _with_session(obj, lambda s: _fields(do_reject(s, draft_id, _actor(actor), reason=reason)))
+    click.echo(f"rejected draft #{d['id']}")
+
+
+@review.command()
+@click.argument("account_id")
+@click.option("--platform", default="weibo", show_default=True)
+@click.option("--reason", default="", help="Why (kept with the entry).")
+@click.option("--as", "actor", default=None, help="Reviewer name (default: your login).")
+@click.pass_obj
+def suppress(obj: Context, account_id: str, platform: str, reason: str, actor: str | None) -> None:
+    """Never contact this account again (no drafts will target it)."""
+    from bot.review import suppress as do_suppress
+
+    _with_session(obj, lambda s: do_suppress(s, platform, account_id, _actor(actor), reason))
+    click.echo(f"suppressed {platform}:{account_id}")
+
+
+def _fields(draft: Any) -> dict[str, Any]:
+    # read what the message needs while the session is open
+    return {"id": draft.id, "hash": draft.content_hash}

@@ -1,0 +1,99 @@
+"""What the CLI and the demo report about the store: counts, sentiment mix, top users, drafts.
+
+Pure queries returning plain data; ``bot.cli`` does the printing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from crawlers.models import Account, Draft, Interaction, InfluenceScore, Post, PostLabel, ScoreRun
+
+
+@dataclass
+class Summary:
+    counts: dict[str, int]
+    sentiment: dict[str, int]
+    label_version: str | None
+    top_users: list[dict[str, Any]] = field(default_factory=list)
+    pending: list[dict[str, Any]] = field(default_factory=list)
+
+
+def store_counts(session: Session) -> dict[str, int]:
+    """Users, posts, comments, reposts and follows (and mentions) in the store."""
+    out = {"users": int(session.exec(select(func.count()).select_from(Account)).one())}
+    kinds = dict(session.exec(select(Post.kind, func.count()).group_by(Post.kind)).all())
+    for kind, name in (("post", "posts"), ("comment", "comments"), ("repost", "reposts")):
+        out[name] = int(kinds.get(kind, 0))
+    edges = dict(session.exec(select(Interaction.kind, func.count()).group_by(Interaction.kind)).all())
+    out["follows"] = int(edges.get("follow", 0))
+    out["mentions"] = int(edges.get("mention", 0))
+    return out
+
+
+def latest_label_version(session: Session) -> str | None:
+    row = session.exec(
+        select(PostLabel.model_version).order_by(col(PostLabel.labeled_at).desc()).limit(1)
+    ).first()
+    return row
+
+
+def sentiment_mix(session: Session, version: str | None) -> dict[str, int]:
+    if version is None:
+        return {}
+    rows = session.exec(
+        select(PostLabel.sentiment, func.count())
+        .where(PostLabel.model_version == version)
+        .group_by(PostLabel.sentiment)
+    ).all()
+    return {s: int(n) for s, n in sorted(rows)}
+
+
+def top_users(session: Session, limit: int = 10) -> list[dict[str, Any]]:
+    """Top users of the latest overall ranking, each with the stored explanation."""
+    run = session.exec(select(ScoreRun).order_by(col(ScoreRun.id).desc()).limit(1)).first()
+    if run is None:
+        return []
+    rows = session.exec(
+        select(InfluenceScore, Account.name)
+        .join(
+            Account,
+            (Account.platform == InfluenceScore.platform)
+            & (Account.platform_id == InfluenceScore.account_id),
+            isouter=True,
+        )
+        .where(InfluenceScore.run_id == run.id, InfluenceScore.interest == "")
+        .order_by(col(InfluenceScore.rank))
+        .limit(limit)
+    ).all()
+    return [
+        {"rank": s.rank, "account_id": s.account_id, "name": name or s.account_id,
+         "score": s.score, "why": s.explanation}
+        for s, name in rows
+    ]
+
+
+def pending_drafts(session: Session, limit: int | None = None) -> list[Draft]:
+    stmt = select(Draft).where(Draft.status == "pending").order_by(col(Draft.id))
+    if limit:
+        stmt = stmt.limit(limit)
+    return list(session.exec(stmt).all())
+
+
+def summarize(session: Session, top: int = 10) -> Summary:
+    version = latest_label_version(session)
+    return Summary(
+        counts=store_counts(session),
+        sentiment=sentiment_mix(session, version),
+        label_version=version,
+        top_users=top_users(session, top),
+        pending=[
+            {"id": d.id, "campaign": d.campaign, "kind": d.kind, "target": d.target_account,
+             "post": d.target_post, "text": d.text, "rule": d.rule}
+            for d in pending_drafts(session)
+        ],
+    )
