@@ -1,0 +1,265 @@
+"""The review queue: a small state machine over drafts, every transition in the audit log.
+
+Transitions (anything else raises ``ReviewError``)::
+
+    pending  -> approved | edited | rejected | expired
+    edited   -> approved | edited | rejected | expired
+    approved -> edited                     (an edit voids the approval)
+
+An approval binds the exact text: ``approved_hash`` is set to the draft's ``content_hash``, and
+a reviewer who passes ``expected_hash`` (the hash of the text they were shown) is refused if the
+text changed since. Drafts at or past ``expires_at`` can no longer be approved or edited (they
+may still be rejected); ``expire_due`` moves them to ``expired``. Each public function commits
+its own transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from bot.guardrails import fit_key
+from crawlers.errors import ReviewError
+from crawlers.models import AuditEvent, Draft, Suppression, content_hash, utcnow
+
+logger = logging.getLogger(__name__)
+
+SYSTEM_ACTOR = "tingfeng"
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "pending": frozenset({"approved", "edited", "rejected", "expired"}),
+    "edited": frozenset({"approved", "edited", "rejected", "expired"}),
+    "approved": frozenset({"edited"}),
+}
+#: drafts still waiting for a reviewer
+OPEN = ("pending", "edited")
+
+
+def as_utc(when: datetime) -> datetime:
+    """Aware UTC; naive values (SQLite returns them) are taken to be UTC already."""
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+
+
+def list_drafts(
+    session: Session,
+    status: str | None = "pending",
+    campaign: str | None = None,
+    limit: int | None = None,
+) -> Sequence[Draft]:
+    """Drafts oldest first; ``status=None`` lists every status."""
+    stmt = select(Draft).order_by(col(Draft.created_at), col(Draft.id))
+    if status is not None:
+        stmt = stmt.where(Draft.status == status)
+    if campaign is not None:
+        stmt = stmt.where(Draft.campaign == campaign)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return session.exec(stmt).all()
+
+
+def get_draft(session: Session, draft_id: int) -> Draft:
+    """The draft ``draft_id``, locked for update where the database can; else ``ReviewError``."""
+    draft = session.exec(select(Draft).where(Draft.id == draft_id).with_for_update()).first()
+    if draft is None:
+        raise ReviewError(f"no draft with id {draft_id}. List the drafts to find the right id.")
+    return draft
+
+
+def history(session: Session, draft_id: int) -> Sequence[AuditEvent]:
+    """The audit events of one draft, oldest first."""
+    stmt = select(AuditEvent).where(AuditEvent.draft_id == draft_id).order_by(col(AuditEvent.id))
+    return session.exec(stmt).all()
+
+
+def approve(
+    session: Session,
+    draft_id: int,
+    actor: str,
+    expected_hash: str | None = None,
+    now: datetime | None = None,
+) -> Draft:
+    """Approve the draft's current text; refused if it changed since ``expected_hash`` was read."""
+    now = as_utc(now or utcnow())
+    draft = get_draft(session, draft_id)
+    _check_transition(draft, "approved")
+    _check_not_expired(draft, now, "approved")
+    if expected_hash is not None and expected_hash != draft.content_hash:
+        raise ReviewError(
+            f"draft {draft_id} changed since you read it (you saw {expected_hash[:12]}, it is now "
+            f"{draft.content_hash[:12]}). Show it again and approve the text you see."
+        )
+    draft.approved_hash = draft.content_hash
+    return _commit(session, draft, "approved", actor, now, draft.content_hash)
+
+
+def edit(
+    session: Session, draft_id: int, new_text: str, actor: str, now: datetime | None = None
+) -> Draft:
+    """Replace the draft's text; the hash is recomputed and any approval is void."""
+    now = as_utc(now or utcnow())
+    draft = get_draft(session, draft_id)
+    _check_transition(draft, "edited")
+    _check_not_expired(draft, now, "edited")
+    if draft.kind == "follow":
+        raise ReviewError(
+            f"draft {draft_id} is a follow: it has no text to edit. Approve or reject it."
+        )
+    before = draft.content_hash
+    draft.text = new_text
+    draft.content_hash = content_hash(
+        draft.kind, draft.platform, draft.target_account, draft.target_post, new_text
+    )
+    draft.approved_hash = None
+    return _commit(session, draft, "edited", actor, now, before)
+
+
+def reject(
+    session: Session, draft_id: int, actor: str, reason: str = "", now: datetime | None = None
+) -> Draft:
+    """Reject a draft for good: the drafter never proposes the same action and target again."""
+    now = as_utc(now or utcnow())
+    draft = get_draft(session, draft_id)
+    _check_transition(draft, "rejected")
+    return _commit(session, draft, "rejected", actor, now, draft.content_hash, {"reason": reason})
+
+
+def expire_due(session: Session, now: datetime | None = None, actor: str = SYSTEM_ACTOR) -> int:
+    """Expire every open draft at or past its ``expires_at``; returns how many.
+
+    An expired draft gives up its dedup key, so drafting may propose the same action again,
+    with fresh evidence, if its rule still fires (a rejected draft keeps its key for good).
+    """
+    now = as_utc(now or utcnow())
+    stmt = select(Draft).where(col(Draft.status).in_(OPEN), col(Draft.expires_at) <= now)
+    drafts = session.exec(stmt).all()
+    for draft in drafts:
+        draft.dedup_key = fit_key(f"{draft.dedup_key}#expired{draft.id}")
+        _record(session, draft, "expired", actor, now, draft.content_hash, {})
+    session.commit()
+    if drafts:
+        logger.info("expired %d drafts past their review window", len(drafts))
+    return len(drafts)
+
+
+def suppress(
+    session: Session, platform: str, account_id: str, actor: str, reason: str
+) -> Suppression:
+    """Never draft for this account again; its open drafts are rejected (idempotent)."""
+    now = utcnow()
+    row = session.exec(
+        select(Suppression).where(
+            Suppression.platform == platform, Suppression.account_id == account_id
+        )
+    ).first()
+    if row is None:
+        row = Suppression(
+            platform=platform, account_id=account_id, reason=reason, added_by=actor, added_at=now
+        )
+        session.add(row)
+        session.add(
+            AuditEvent(
+                at=now,
+                actor=actor,
+                action="suppressed",
+                detail={"platform": platform, "account_id": account_id, "reason": reason},
+            )
+        )
+    for draft in _open_drafts_for(session, platform, account_id):
+        _record(
+            session,
+            draft,
+            "rejected",
+            actor,
+            now,
+            draft.content_hash,
+            {"reason": f"suppressed: {reason}"},
+        )
+    _warn_approved(session, platform, account_id)
+    session.commit()
+    return row
+
+
+def _open_drafts_for(session: Session, platform: str, account_id: str) -> Sequence[Draft]:
+    stmt = select(Draft).where(
+        Draft.platform == platform, Draft.target_account == account_id, col(Draft.status).in_(OPEN)
+    )
+    return session.exec(stmt).all()
+
+
+def _warn_approved(session: Session, platform: str, account_id: str) -> None:
+    stmt = select(Draft.id).where(
+        Draft.platform == platform, Draft.target_account == account_id, Draft.status == "approved"
+    )
+    ids = session.exec(stmt).all()
+    if ids:
+        logger.warning(
+            "suppressed %s:%s still has approved drafts %s; dispatch refuses suppressed targets",
+            platform,
+            account_id,
+            list(ids),
+        )
+
+
+def _check_transition(draft: Draft, target: str) -> None:
+    if target not in TRANSITIONS.get(draft.status, frozenset()):
+        allowed = ", ".join(sorted(TRANSITIONS.get(draft.status, ()))) or "nothing"
+        raise ReviewError(
+            f"draft {draft.id} is {draft.status}: it cannot become {target} (from {draft.status} "
+            f"it can become: {allowed})."
+        )
+
+
+def _check_not_expired(draft: Draft, now: datetime, target: str) -> None:
+    if draft.expires_at is not None and as_utc(draft.expires_at) <= now:
+        raise ReviewError(
+            f"draft {draft.id} expired at {as_utc(draft.expires_at).isoformat()}: it cannot be "
+            f"{target}. Reject it, or let the next drafting run propose it again with fresh evidence."
+        )
+
+
+def _commit(
+    session: Session,
+    draft: Draft,
+    action: str,
+    actor: str,
+    now: datetime,
+    before: str,
+    detail: dict[str, Any] | None = None,
+) -> Draft:
+    _record(session, draft, action, actor, now, before, detail or {})
+    session.commit()
+    session.refresh(draft)
+    logger.info("draft %s %s by %s", draft.id, action, actor)
+    return draft
+
+
+def _record(
+    session: Session,
+    draft: Draft,
+    action: str,
+    actor: str,
+    now: datetime,
+    before: str,
+    detail: dict[str, Any],
+) -> None:
+    """Move ``draft`` to ``action`` (a status) and append its audit event."""
+    detail = {"from": draft.status, **detail}
+    draft.status = action
+    draft.updated_at = now
+    if action != "expired":
+        draft.reviewed_by = actor
+    session.add(draft)
+    session.add(
+        AuditEvent(
+            at=now,
+            actor=actor,
+            action=action,
+            draft_id=draft.id,
+            before_hash=before,
+            after_hash=draft.content_hash,
+            detail=detail,
+        )
+    )

@@ -1,0 +1,124 @@
+"""Why a user ranks where they do: the parts of the score, and one English sentence.
+
+``explain`` returns, per node, a JSON-friendly ``parts`` dict for the UI and the sentence built
+from it, e.g. ``rank 3 of 412 (top 1%): 57 reposts, 120 comments, 33 follows received; most from
+拿铁少女, 豆子先生, 阿杰``. Inputs are never changed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from graph.build import KINDS, EdgeSet
+
+
+def ordinal_ranks(scores: ArrayLike, ids: tuple[str, ...]) -> NDArray[np.int64]:
+    """Rank of each node, 1 = highest score; ties go to the smaller platform id.
+
+    Examples
+    --------
+    >>> ordinal_ranks([0.2, 0.5, 0.2], ("b", "c", "a")).tolist()
+    [3, 1, 2]
+    """
+    x = np.asarray(scores, dtype=np.float64)
+    order = np.lexsort((np.asarray(ids, dtype=str), -x)) if len(ids) else np.zeros(0, np.int64)
+    ranks = np.empty(x.size, dtype=np.int64)
+    ranks[order] = np.arange(1, x.size + 1)
+    return ranks
+
+
+def received(edges: EdgeSet) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    """Interactions (counts, and weights after decay) each node received, by kind."""
+    n = edges.n_nodes
+    counts = np.zeros((n, len(KINDS)), dtype=np.int64)
+    weights = np.zeros((n, len(KINDS)))
+    for k in range(len(KINDS)):
+        counts[:, k] = np.bincount(edges.dst, weights=edges.kind_count[:, k], minlength=n)
+        weights[:, k] = np.bincount(edges.dst, weights=edges.kind_weight[:, k], minlength=n)
+    return counts, weights
+
+
+def top_sources(edges: EdgeSet, top: int) -> list[list[tuple[int, float]]]:
+    """Per node, the ``top`` users whose interactions with it weigh most: ``(node, weight)``."""
+    order = np.lexsort((edges.src, -edges.weight, edges.dst))
+    dst, src, w = edges.dst[order], edges.src[order].tolist(), edges.weight[order].tolist()
+    starts = np.searchsorted(dst, np.arange(edges.n_nodes + 1)).tolist()
+    return [
+        list(zip(src[a : min(a + top, b)], w[a : min(a + top, b)], strict=True))
+        for a, b in zip(starts[:-1], starts[1:], strict=True)
+    ]
+
+
+def explain(
+    edges: EdgeSet,
+    scores: ArrayLike,
+    names: Mapping[str, str] | None = None,
+    top: int = 3,
+) -> list[tuple[dict[str, Any], str]]:
+    """``(parts, sentence)`` for every node, in node order.
+
+    ``scores`` is in node order (``edges.ids``); ``names`` maps platform ids to display names
+    (the id stands in for an unknown name).
+    """
+    x = np.asarray(scores, dtype=np.float64)
+    n, total = x.size, float(x.sum()) or 1.0
+    ranks = ordinal_ranks(x, edges.ids).tolist()
+    counts, weights = received(edges)
+    sources = top_sources(edges, top)
+    names = names or {}
+    out = []
+    for i, node in enumerate(edges.ids):
+        parts = _parts(node, float(x[i]), ranks[i], n, total, counts[i], weights[i])
+        parts["top_sources"] = [_source(edges.ids[s], w, names) for s, w in sources[i]]
+        out.append((parts, describe(parts)))
+    return out
+
+
+def _parts(
+    node: str, score: float, rank: int, n: int, total: float,
+    counts: NDArray[np.int64], weights: NDArray[np.float64],
+) -> dict[str, Any]:
+    return {
+        "account_id": node,
+        "score": score,
+        "share": score / total,
+        "rank": rank,
+        "of": n,
+        "percentile": round(100.0 * (n - rank) / n, 2),
+        "top_percent": max(1, math.ceil(100.0 * rank / n)),
+        "received": dict(zip(KINDS, counts.tolist(), strict=True)),
+        "in_weight": dict(zip(KINDS, weights.tolist(), strict=True)),
+        "in_weight_total": float(weights.sum()),
+    }
+
+
+def _source(account_id: str, weight: float, names: Mapping[str, str]) -> dict[str, Any]:
+    return {"account_id": account_id, "name": names.get(account_id) or account_id, "weight": weight}
+
+
+def describe(parts: Mapping[str, Any]) -> str:
+    """The sentence for one user's ``parts``.
+
+    Examples
+    --------
+    >>> describe({"rank": 3, "of": 412, "top_percent": 1,
+    ...           "received": {"repost": 57, "comment": 120, "mention": 0, "follow": 1},
+    ...           "top_sources": [{"name": "拿铁少女"}, {"name": "豆子先生"}]})
+    'rank 3 of 412 (top 1%): 57 reposts, 120 comments, 1 follow received; most from 拿铁少女, 豆子先生'
+    """
+    head = f"rank {parts['rank']} of {parts['of']} (top {parts['top_percent']}%)"
+    got = [_plural(c, kind) for kind, c in parts["received"].items() if c]
+    if not got:
+        return f"{head}: no interactions received"
+    text = f"{head}: {', '.join(got)} received"
+    who = [s["name"] for s in parts.get("top_sources", [])]
+    return f"{text}; most from {', '.join(who)}" if who else text
+
+
+def _plural(count: int, kind: str) -> str:
+    return f"{count} {kind}" if count == 1 else f"{count} {kind}s"

@@ -1,0 +1,85 @@
+"""The command line: every stage has a command, bad settings exit 2, empty stores are explained."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from bot.cli import cli
+from tests.conftest import ROOT
+
+
+def _settings_file(tmp_path: Path, extra: str = "") -> Path:
+    body = (ROOT / "settings.toml").read_text(encoding="utf-8")
+    body = body.replace('url = "sqlite:///var/tingfeng.db"', f'url = "sqlite:///{tmp_path / "cli.db"}"', 1)
+    path = tmp_path / "settings.toml"
+    path.write_text(body + extra, encoding="utf-8")
+    return path
+
+
+def _run(path: Path, *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, ["--settings", str(path), *args])
+    return result.exit_code, result.output
+
+
+def test_help_lists_every_stage_command() -> None:
+    out = subprocess.run([sys.executable, "-m", "bot.cli", "--help"], capture_output=True, text=True, check=True).stdout
+    for command in ("crawl", "label", "rank", "draft", "review", "schedule", "sandbox", "demo", "status"):
+        assert f"  {command} " in out
+
+
+def test_malformed_settings_exit_2_with_the_key_named(tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text('[crawl]\nmax_pages = "many"\n', encoding="utf-8")
+    proc = subprocess.run([sys.executable, "-m", "bot.cli", "--settings", str(path), "label"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "[crawl] max_pages = 'many'" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        ("label", "nothing to label: the store has no posts yet"),
+        ("rank", "nothing to rank: the store has no interactions yet"),
+        ("draft", "nothing new to draft"),
+    ],
+)
+def test_stage_on_empty_store_says_so(tmp_path: Path, command: str, message: str) -> None:
+    code, out = _run(_settings_file(tmp_path), command)
+    assert code == 0, out
+    assert message in out
+
+
+def test_status_on_empty_store(tmp_path: Path) -> None:
+    code, out = _run(_settings_file(tmp_path), "status")
+    assert code == 0, out
+    assert "stored: 0 users, 0 posts" in out and "pending drafts: 0" in out
+
+
+def test_review_unknown_draft_is_a_clear_error(tmp_path: Path) -> None:
+    code, out = _run(_settings_file(tmp_path), "review", "approve", "999")
+    assert code == 5
+    assert "999" in out
+
+
+def test_review_lists_nothing_on_empty_store(tmp_path: Path) -> None:
+    code, out = _run(_settings_file(tmp_path), "review")
+    assert code == 0 and "no pending drafts" in out
+
+
+def test_unknown_campaign_for_crawl(tmp_path: Path) -> None:
+    code, out = _run(_settings_file(tmp_path), "crawl", "--campaign", "nosuch")
+    assert code == 2 and "no such campaign" in out
+
+
+def test_unwritable_store_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "blocker").write_text("a file where a folder should be")
+    path = tmp_path / "s.toml"
+    path.write_text(f'[store]\nurl = "sqlite:///{tmp_path}/blocker/x/t.db"\n', encoding="utf-8")
+    code, out = _run(path, "label")
+    assert code == 3 and "cannot create the folder" in out
