@@ -1,0 +1,77 @@
+"""Run a crawl in this process and summarise it: ``run_crawl(settings, campaigns)``.
+
+Twisted's reactor cannot be restarted, so a process runs at most one crawl; the scheduler
+calls ``python -m crawlers.crawl --settings PATH [--campaign NAME]`` in a subprocess.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Any
+
+from crawlers.config import Settings, load_settings
+from crawlers.errors import CrawlError, TingfengError
+
+logger = logging.getLogger(__name__)
+
+ITEM_TYPES = ("account", "post", "interaction", "group")
+
+
+def run_crawl(settings: Settings, campaigns: list[str] | None = None) -> dict[str, int]:
+    """Crawl the campaigns' targets (all campaigns when None) into the store; returns a summary:
+    requests, pages, stored_<type> per item type, mentions, errors, dropped, duplicates."""
+    from scrapy.crawler import CrawlerProcess
+
+    from crawlers.settings import scrapy_settings
+    from crawlers.spiders.weibo import WeiboSpider
+
+    if not settings.campaigns:
+        raise CrawlError("no campaigns to crawl: add a [campaigns.NAME] table to the settings file")
+    process = CrawlerProcess(scrapy_settings(settings), install_root_handler=not logging.getLogger().handlers)
+    crawler = process.create_crawler(WeiboSpider)
+    process.crawl(crawler, settings=settings, campaigns=campaigns)
+    process.start()
+    stats: dict[str, Any] = crawler.stats.get_stats() if crawler.stats else {}
+    return summarize(stats)
+
+
+def summarize(stats: dict[str, Any]) -> dict[str, int]:
+    """The crawl summary of Scrapy's stats (``tingfeng/*`` keys come from spider and pipelines)."""
+
+    def tf(key: str) -> int:
+        return int(stats.get(f"tingfeng/{key}", 0))
+
+    summary = {
+        "requests": int(stats.get("downloader/request_count", 0)),
+        "pages": tf("pages"),
+        **{f"stored_{t}": tf(f"stored/{t}") for t in ITEM_TYPES},
+        "mentions": tf("mentions"),
+        "mentions_unresolved": tf("mentions_unresolved"),
+        "errors": tf("errors") + tf("store_failed"),
+        "dropped": tf("dropped"),
+        "duplicates": tf("duplicates"),
+        "ban_signals": tf("ban_signals"),
+    }
+    summary["banned"] = int(stats.get("finish_reason") == "banned")
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m crawlers.crawl", description=__doc__)
+    parser.add_argument("--settings", default="settings.toml", help="settings file (default: settings.toml)")
+    parser.add_argument("--campaign", action="append", help="crawl only this campaign (repeatable)")
+    args = parser.parse_args(argv)
+    try:
+        summary = run_crawl(load_settings(args.settings), args.campaign)
+    except TingfengError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    for key, value in summary.items():
+        print(f"{key}={value}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

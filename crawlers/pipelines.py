@@ -1,0 +1,234 @@
+"""Item pipelines, one step per class: validate -> dedup -> store -> mentions.
+
+Spiders yield dicts with an ``item_type``; ``ValidatePipeline`` turns them into ``*In`` models,
+and the later steps work on those. Which fields an item *set* matters: the store updates only
+those on a conflict, so an account seen inside a post (no ``profile_tags``) never erases the
+tags its INFO page gave, and a ``None`` count never erases a known one.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter, defaultdict
+from typing import Any
+
+from pydantic import ValidationError
+from scrapy.crawler import Crawler
+from scrapy.exceptions import DropItem
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session, SQLModel, col, select
+
+from crawlers.config import Settings
+from crawlers.models import ITEM_MODELS, Account, Interaction, InteractionIn, utcnow
+from crawlers.store import open_store, upsert
+
+logger = logging.getLogger(__name__)
+
+SETTINGS_KEY = "TINGFENG_SETTINGS"
+#: item type of each ``*In`` model
+TYPE_OF: dict[type[SQLModel], str] = {spec[0]: name for name, spec in ITEM_MODELS.items()}
+
+
+def _stats(crawler: Crawler | None, key: str, n: int = 1) -> None:
+    if crawler is not None and crawler.stats is not None:
+        crawler.stats.inc_value(f"tingfeng/{key}", n)
+
+
+def natural_key(obj: SQLModel) -> tuple[Any, ...]:
+    """``(item_type, *natural key values)`` of a validated item."""
+    item_type = TYPE_OF[type(obj)]
+    return (item_type, *(getattr(obj, k) for k in ITEM_MODELS[item_type][2]))
+
+
+class _Step:
+    """A pipeline step that may count into the crawl's stats."""
+
+    def __init__(self, crawler: Crawler | None = None) -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Any:
+        return cls(crawler)
+
+    def count(self, key: str, n: int = 1) -> None:
+        _stats(self.crawler, key, n)
+
+
+class ValidatePipeline(_Step):
+    """dict -> ``*In`` model; an unknown type or invalid item is dropped and logged."""
+
+    def process_item(self, item: Any, spider: Any = None) -> SQLModel:
+        if isinstance(item, SQLModel) and type(item) in TYPE_OF:
+            return item
+        fields = dict(item)
+        spec = ITEM_MODELS.get(fields.pop("item_type", None))
+        if spec is None:
+            self.count("dropped")
+            raise DropItem(f"unknown item_type in {sorted(item)}")
+        try:
+            return spec[0].model_validate(fields)
+        except ValidationError as exc:
+            self.count("dropped")
+            logger.warning("invalid %s item dropped: %s", item.get("item_type"), exc.errors()[:3])
+            raise DropItem(f"invalid {item.get('item_type')} item") from exc
+
+
+class DedupPipeline(_Step):
+    """Drops an item already seen in this crawl (same natural key *and* same fields set).
+
+    The fields-set part keeps an account's INFO-page item (tags) after the same account was
+    seen inside a post, and a long-text update after the post it completes.
+    """
+
+    def __init__(self, crawler: Crawler | None = None) -> None:
+        super().__init__(crawler)
+        self.seen: set[tuple[Any, ...]] = set()
+
+    def process_item(self, item: SQLModel, spider: Any = None) -> SQLModel:
+        key = (*natural_key(item), frozenset(item.model_fields_set))
+        if key in self.seen:
+            self.count("duplicates")
+            raise DropItem(f"duplicate {key[:3]}")
+        self.seen.add(key)
+        return item
+
+
+def _row(obj: SQLModel, keys: tuple[str, ...]) -> tuple[tuple[str, ...], dict[str, Any]]:
+    """(columns to update on conflict, full row to insert) of a validated item."""
+    row = obj.model_dump()
+    update = tuple(sorted(f for f in obj.model_fields_set if f not in keys))
+    if isinstance(obj, ITEM_MODELS["account"][0]):
+        row["updated_at"] = utcnow()
+        update += ("updated_at",)
+    return update, row
+
+
+class StorePipeline(_Step):
+    """Buffers items and upserts them in batches, one transaction per batch.
+
+    A batch that fails is rolled back whole (logged at ERROR, counted as ``store_failed``):
+    the database never holds half of a batch.
+    """
+
+    batch_size = 500
+
+    def __init__(self, crawler: Crawler | None = None, engine: Engine | None = None,
+                 settings: Settings | None = None) -> None:
+        super().__init__(crawler)
+        self.settings = settings
+        self.engine = engine
+        self.buffer: list[SQLModel] = []
+        self.stored: Counter[str] = Counter()
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> StorePipeline:
+        return cls(crawler, settings=crawler.settings[SETTINGS_KEY])
+
+    def open_spider(self, spider: Any = None) -> None:
+        if self.engine is None and self.settings is not None:
+            self.engine = open_store(self.settings)
+
+    def process_item(self, item: SQLModel, spider: Any = None) -> SQLModel:
+        self.buffer.append(item)
+        if len(self.buffer) >= self.batch_size:
+            self.flush()
+        return item
+
+    def close_spider(self, spider: Any = None) -> None:
+        self.flush()
+        if self.engine is not None and self.settings is not None:
+            self.engine.dispose()
+
+    def flush(self) -> int:
+        """Write the buffer in one transaction; returns the rows written (0 on failure)."""
+        batch, self.buffer = self.buffer, []
+        if not batch or self.engine is None:
+            return 0
+        groups: dict[tuple[str, tuple[str, ...]], list[dict[str, Any]]] = defaultdict(list)
+        for obj in batch:
+            update, row = _row(obj, ITEM_MODELS[TYPE_OF[type(obj)]][2])
+            groups[(TYPE_OF[type(obj)], update)].append(row)
+        try:
+            with Session(self.engine) as session, session.begin():
+                for (item_type, update), rows in groups.items():
+                    _, table, keys = ITEM_MODELS[item_type]
+                    upsert(session, table, rows, keys, update=update)
+        except SQLAlchemyError as exc:
+            self.count("store_failed", len(batch))
+            logger.error("a batch of %d items was not stored (rolled back): %s", len(batch), exc)
+            return 0
+        for (item_type, _), rows in groups.items():
+            self.stored[item_type] += len(rows)
+            self.count(f"stored/{item_type}", len(rows))
+        return len(batch)
+
+
+class MentionPipeline(_Step):
+    """Collects ``@name`` mentions of posts; at close resolves names to uids (accounts seen in
+    this crawl, then the Account table) and upserts ``mention`` interactions. Unknown names are
+    skipped and counted (``mentions_unresolved``)."""
+
+    def __init__(self, crawler: Crawler | None = None, engine: Engine | None = None,
+                 settings: Settings | None = None) -> None:
+        super().__init__(crawler)
+        self.settings = settings
+        self.engine = engine
+        self.names: dict[tuple[str, str], str] = {}
+        self.pending: list[tuple[str, str, str, str, Any]] = []
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> MentionPipeline:
+        return cls(crawler, settings=crawler.settings[SETTINGS_KEY])
+
+    def open_spider(self, spider: Any = None) -> None:
+        if self.engine is None and self.settings is not None:
+            self.engine = open_store(self.settings)
+
+    def process_item(self, item: SQLModel, spider: Any = None) -> SQLModel:
+        name = getattr(item, "name", "")
+        if TYPE_OF.get(type(item)) == "account" and name:
+            self.names[(item.platform, name)] = item.platform_id  # type: ignore[attr-defined]
+        elif TYPE_OF.get(type(item)) == "post":
+            for mentioned in getattr(item, "mentions", []) or []:
+                self.pending.append((item.platform, item.author_id, mentioned, item.platform_id,  # type: ignore[attr-defined]
+                                     item.created_at))  # type: ignore[attr-defined]
+        return item
+
+    def close_spider(self, spider: Any = None) -> None:
+        if self.pending and self.engine is not None:
+            self.resolve_and_store()
+        if self.engine is not None and self.settings is not None:
+            self.engine.dispose()
+
+    def resolve_and_store(self) -> int:
+        """Upsert the mention interactions of the names that resolve; returns how many."""
+        assert self.engine is not None
+        with Session(self.engine) as session, session.begin():
+            uids = self._lookup(session)
+            rows = [InteractionIn(platform=p, kind="mention", src_id=src, dst_id=uids[(p, name)],
+                                  post_id=pid, created_at=at).model_dump()
+                    for p, src, name, pid, at in self.pending if (p, name) in uids]
+            upsert(session, Interaction, rows, ITEM_MODELS["interaction"][2], update=("created_at",))
+        unresolved = len(self.pending) - len(rows)
+        self.count("mentions", len(rows))
+        if unresolved:
+            self.count("mentions_unresolved", unresolved)
+            logger.info("%d mentions name no known account; skipped", unresolved)
+        self.pending = []
+        return len(rows)
+
+    def _lookup(self, session: Session) -> dict[tuple[str, str], str]:
+        uids = dict(self.names)
+        wanted = {(p, n) for p, _, n, _, _ in self.pending} - set(uids)
+        by_platform: dict[str, set[str]] = defaultdict(set)
+        for p, n in wanted:
+            by_platform[p].add(n)
+        for platform, names in by_platform.items():
+            ordered = sorted(names)
+            for start in range(0, len(ordered), 500):
+                stmt = select(Account.name, Account.platform_id).where(
+                    Account.platform == platform, col(Account.name).in_(ordered[start : start + 500]))
+                for name, uid in session.exec(stmt):
+                    uids[(platform, name)] = uid
+        return uids
