@@ -21,8 +21,15 @@ from crawlers.store import make_engine, migrate, upsert
 
 def _rows(n: int) -> list[dict[str, object]]:
     return [
-        {"platform": "weibo", "platform_id": str(10**15 + i), "author_id": str(i % 997), "kind": "post",
-         "text": f"今天的手冲咖啡第{i}杯，#咖啡探店# 真不错[哈哈]", "topics": ["咖啡探店"], "reposts_count": i % 50}
+        {
+            "platform": "weibo",
+            "platform_id": str(10**15 + i),
+            "author_id": str(i % 997),
+            "kind": "post",
+            "text": f"今天的手冲咖啡第{i}杯，#咖啡探店# 真不错[哈哈]",
+            "topics": ["咖啡探店"],
+            "reposts_count": i % 50,
+        }
         for i in range(n)
     ]
 
@@ -54,7 +61,11 @@ def main(n: int = 50_000) -> None:
         t_ours = _timed(upserted)
         t_rerun = _timed(upserted)
     print(f"{'method':<28}{'seconds':>10}{'rows/s':>12}")
-    for name, t in (("plain INSERT (baseline)", t_base), ("upsert, new rows", t_ours), ("upsert, re-run", t_rerun)):
+    for name, t in (
+        ("plain INSERT (baseline)", t_base),
+        ("upsert, new rows", t_ours),
+        ("upsert, re-run", t_rerun),
+    ):
         print(f"{name:<28}{t:>10.3f}{n / t:>12.0f}")
     print(f"rows={n}")
     print(f"upsert_rows_per_s={n / t_ours:.0f}")

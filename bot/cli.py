@@ -34,13 +34,20 @@ class TingfengGroup(click.Group):
 
 def _setup_logging(verbose: int) -> None:
     level = logging.DEBUG if verbose > 1 else logging.INFO if verbose == 1 else logging.WARNING
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
 
 
 @click.group(cls=TingfengGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--settings", "settings_path", type=click.Path(path_type=Path),
-              default=lambda: os.environ.get("TINGFENG_SETTINGS", "settings.toml"), show_default="settings.toml",
-              help="Settings file (also TINGFENG_SETTINGS).")
+@click.option(
+    "--settings",
+    "settings_path",
+    type=click.Path(path_type=Path),
+    default=lambda: os.environ.get("TINGFENG_SETTINGS", "settings.toml"),
+    show_default="settings.toml",
+    help="Settings file (also TINGFENG_SETTINGS).",
+)
 @click.option("-v", "--verbose", count=True, help="More logging (-v info, -vv debug).")
 @click.pass_context
 def cli(ctx: click.Context, settings_path: Path, verbose: int) -> None:
@@ -56,18 +63,39 @@ def cli(ctx: click.Context, settings_path: Path, verbose: int) -> None:
 @click.option("--host", default=None, help="Listen address (default: [sandbox] host).")
 @click.option("--port", type=int, default=None, help="Port (default: [sandbox] port).")
 @click.option("--seed", type=int, default=None, help="World seed (default: [sandbox] seed).")
-@click.option("--users", type=int, default=None, help="Users in the world (default: [sandbox] users).")
-@click.option("--fault", "faults", multiple=True, metavar="NAME=RATE",
-              help="Failure mode and the share of URLs it hits, e.g. malformed_json=0.1.")
+@click.option(
+    "--users", type=int, default=None, help="Users in the world (default: [sandbox] users)."
+)
+@click.option(
+    "--fault",
+    "faults",
+    multiple=True,
+    metavar="NAME=RATE",
+    help="Failure mode and the share of URLs it hits, e.g. malformed_json=0.1.",
+)
 @click.pass_obj
-def sandbox(obj: Context, host: str | None, port: int | None, seed: int | None, users: int | None,
-            faults: tuple[str, ...]) -> None:
+def sandbox(
+    obj: Context,
+    host: str | None,
+    port: int | None,
+    seed: int | None,
+    users: int | None,
+    faults: tuple[str, ...],
+) -> None:
     """Run the bundled sandbox platform (m.weibo.cn JSON shapes) until interrupted."""
     from crawlers.sandbox.__main__ import main as sandbox_main
 
     s = obj.settings.sandbox
-    argv = ["--host", host or s.host, "--port", str(port or s.port), "--seed", str(seed if seed is not None else s.seed),
-            "--users", str(users or s.users)]
+    argv = [
+        "--host",
+        host or s.host,
+        "--port",
+        str(port or s.port),
+        "--seed",
+        str(seed if seed is not None else s.seed),
+        "--users",
+        str(users or s.users),
+    ]
     for f in faults:
         argv += ["--fault", f]
     raise SystemExit(sandbox_main(argv))
@@ -90,12 +118,16 @@ def _check_campaigns(obj: Context, campaigns: tuple[str, ...]) -> None:
 
     known = obj.settings.campaigns
     if not known:
-        raise ConfigError(["no [campaigns.NAME] table: add one with brand and targets (tags, topics, ...)"],
-                          str(obj.settings_path))
+        raise ConfigError(
+            ["no [campaigns.NAME] table: add one with brand and targets (tags, topics, ...)"],
+            str(obj.settings_path),
+        )
     unknown = [c for c in campaigns if c not in known]
     if unknown:
-        raise ConfigError([f"--campaign {c}: no such campaign; known: {', '.join(known)}" for c in unknown],
-                          str(obj.settings_path))
+        raise ConfigError(
+            [f"--campaign {c}: no such campaign; known: {', '.join(known)}" for c in unknown],
+            str(obj.settings_path),
+        )
 
 
 @cli.command()
@@ -108,7 +140,11 @@ def label(obj: Context) -> None:
         click.echo("nothing to label: the store has no posts yet (run `tingfeng crawl` first)")
         return
     n = run_stage(obj, run)
-    click.echo(f"labelled {n} posts" if n else "nothing to label: every post has a label of the current model")
+    click.echo(
+        f"labelled {n} posts"
+        if n
+        else "nothing to label: every post has a label of the current model"
+    )
 
 
 @cli.command()
@@ -118,10 +154,16 @@ def rank(obj: Context) -> None:
     from graph.score import run
 
     if empty_store(obj, "Interaction"):
-        click.echo("nothing to rank: the store has no interactions yet (run `tingfeng crawl` first)")
+        click.echo(
+            "nothing to rank: the store has no interactions yet (run `tingfeng crawl` first)"
+        )
         return
     n = run_stage(obj, run)
-    click.echo(f"ranked {n} users" if n else "nothing to rank: the graph has not changed since the last ranking")
+    click.echo(
+        f"ranked {n} users"
+        if n
+        else "nothing to rank: the graph has not changed since the last ranking"
+    )
 
 
 @cli.command()
@@ -162,22 +204,30 @@ def status(obj: Context, top: int) -> None:
 
 def _print_summary(summary: Any) -> None:
     c = summary.counts
-    click.echo(f"stored: {c['users']} users, {c['posts']} posts, {c['comments']} comments, "
-               f"{c['reposts']} reposts, {c['follows']} follows, {c['mentions']} mentions")
+    click.echo(
+        f"stored: {c['users']} users, {c['posts']} posts, {c['comments']} comments, "
+        f"{c['reposts']} reposts, {c['follows']} follows, {c['mentions']} mentions"
+    )
     total = sum(summary.sentiment.values())
     if total:
         mix = ", ".join(f"{k} {v} ({v / total:.0%})" for k, v in summary.sentiment.items())
         click.echo(f"sentiment ({summary.label_version}): {mix}")
     else:
         click.echo("sentiment: no labels yet")
-    click.echo("top users by influence:" if summary.top_users else "top users by influence: not ranked yet")
+    click.echo(
+        "top users by influence:" if summary.top_users else "top users by influence: not ranked yet"
+    )
     for u in summary.top_users:
-        click.echo(f"  {u['rank']:>3}. {clean(u['name'], 24)} ({u['account_id']}) score {u['score']:.5f}")
+        click.echo(
+            f"  {u['rank']:>3}. {clean(u['name'], 24)} ({u['account_id']}) score {u['score']:.5f}"
+        )
         click.echo(f"       why: {clean(u['why'], 160)}")
     click.echo(f"pending drafts: {len(summary.pending)}")
     for d in summary.pending:
         target = d["target"] + (f" post {d['post']}" if d["post"] else "")
-        click.echo(f"  #{d['id']:<4} {d['campaign']:<10} {d['kind']:<7} -> {target}: {clean(d['text'], 60)}")
+        click.echo(
+            f"  #{d['id']:<4} {d['campaign']:<10} {d['kind']:<7} -> {target}: {clean(d['text'], 60)}"
+        )
 
 
 def _register() -> None:

@@ -58,5 +58,3 @@ def empty_store(ctx: Context, model_name: str) -> bool:
             return count(session, getattr(models, model_name)) == 0
     finally:
         engine.dispose()
-
-

@@ -30,7 +30,9 @@ def _fresh_store(obj: Context) -> None:
 
     url = make_url(database_url(obj.settings))
     if url.get_backend_name() != "sqlite" or not url.database:
-        raise click.UsageError("--fresh only deletes SQLite files; empty a server database yourself")
+        raise click.UsageError(
+            "--fresh only deletes SQLite files; empty a server database yourself"
+        )
     from pathlib import Path
 
     for suffix in ("", "-wal", "-shm"):
@@ -42,17 +44,20 @@ def _fresh_store(obj: Context) -> None:
 @click.pass_obj
 def demo(obj: Context, fresh: bool) -> None:
     """Run the whole loop on the sandbox platform and print the results."""
+    from crawlers.sandbox.process import SandboxProcess
+    from nlp.label import run as label_run
+
     from bot.drafts import run as draft_run
     from crawlers.crawl import run_crawl
-    from crawlers.sandbox.process import SandboxProcess
     from graph.score import run as rank_run
-    from nlp.label import run as label_run
 
     settings = obj.settings
     if fresh:
         _fresh_store(obj)
     sb = settings.sandbox
-    click.echo(f"starting the sandbox platform (seed {sb.seed}, {sb.users} users) on {sb.host}:{sb.port}")
+    click.echo(
+        f"starting the sandbox platform (seed {sb.seed}, {sb.users} users) on {sb.host}:{sb.port}"
+    )
     with SandboxProcess(host=sb.host, port=sb.port, seed=sb.seed, users=sb.users) as sandbox:
         settings.crawl.base_url = sandbox.base_url
         crawled = _timed("crawl", lambda: run_crawl(settings))

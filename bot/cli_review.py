@@ -44,8 +44,12 @@ def review(ctx: click.Context) -> None:
 
 
 @review.command("list")
-@click.option("--status", default="pending", show_default=True,
-              help="pending, approved, edited, rejected, expired, or all.")
+@click.option(
+    "--status",
+    default="pending",
+    show_default=True,
+    help="pending, approved, edited, rejected, expired, or all.",
+)
 @click.option("--campaign", default=None, help="Only this campaign.")
 @click.option("--limit", type=int, default=None, help="At most this many.")
 @click.pass_obj
@@ -54,14 +58,18 @@ def list_cmd(obj: Context, status: str, campaign: str | None, limit: int | None)
     from bot.review import list_drafts
 
     def show(session: Any) -> None:
-        drafts = list_drafts(session, status=None if status == "all" else status, campaign=campaign, limit=limit)
+        drafts = list_drafts(
+            session, status=None if status == "all" else status, campaign=campaign, limit=limit
+        )
         if not drafts:
             click.echo(f"no {status} drafts" if status != "all" else "no drafts")
             return
         for d in drafts:
             target = d.target_account + (f" post {d.target_post}" if d.target_post else "")
-            click.echo(f"#{d.id:<4} {d.status:<8} {d.campaign:<10} {d.kind:<7} -> {target}  "
-                       f"[{d.content_hash[:12]}] {clean(d.text, 70)}")
+            click.echo(
+                f"#{d.id:<4} {d.status:<8} {d.campaign:<10} {d.kind:<7} -> {target}  "
+                f"[{d.content_hash[:12]}] {clean(d.text, 70)}"
+            )
 
     _with_session(obj, show)
 
@@ -76,32 +84,45 @@ def show(obj: Context, draft_id: int) -> None:
     def show_one(session: Any) -> None:
         d = get_draft(session, draft_id)
         click.echo(f"draft #{d.id} ({d.status}) campaign {d.campaign}, {d.kind} on {d.platform}")
-        click.echo(f"target: account {d.target_account}" + (f", post {d.target_post}" if d.target_post else ""))
+        click.echo(
+            f"target: account {d.target_account}"
+            + (f", post {d.target_post}" if d.target_post else "")
+        )
         click.echo(f"text: {clean(d.text)}")
         click.echo(f"hash: {d.content_hash}")
         click.echo(f"rule: {d.rule}; expires {d.expires_at}")
-        click.echo("evidence: " + clean(json.dumps(d.evidence, ensure_ascii=False, default=str), 600))
+        click.echo(
+            "evidence: " + clean(json.dumps(d.evidence, ensure_ascii=False, default=str), 600)
+        )
 
     _with_session(obj, show_one)
 
 
 @review.command()
 @click.argument("draft_id", type=int)
-@click.option("--hash", "expected_hash", default=None,
-              help="The hash you reviewed (from `review show`); refused if the draft changed since.")
+@click.option(
+    "--hash",
+    "expected_hash",
+    default=None,
+    help="The hash you reviewed (from `review show`); refused if the draft changed since.",
+)
 @click.option("--as", "actor", default=None, help="Reviewer name (default: your login).")
 @click.pass_obj
 def approve(obj: Context, draft_id: int, expected_hash: str | None, actor: str | None) -> None:
     """Approve a draft exactly as it is now (nothing is sent in this version)."""
     from bot.review import approve as do_approve
 
-    d = _with_session(obj, lambda s: _fields(do_approve(s, draft_id, _actor(actor), expected_hash=expected_hash)))
+    d = _with_session(
+        obj, lambda s: _fields(do_approve(s, draft_id, _actor(actor), expected_hash=expected_hash))
+    )
     click.echo(f"approved draft #{d['id']} [{d['hash'][:12]}]")
 
 
 @review.command()
 @click.argument("draft_id", type=int)
-@click.option("--text", "new_text", required=True, help="The new text; any earlier approval is void.")
+@click.option(
+    "--text", "new_text", required=True, help="The new text; any earlier approval is void."
+)
 @click.option("--as", "actor", default=None, help="Reviewer name (default: your login).")
 @click.pass_obj
 def edit(obj: Context, draft_id: int, new_text: str, actor: str | None) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from crawlers.models import Account, Draft, Interaction, InfluenceScore, Post, PostLabel, ScoreRun
+from crawlers.models import Account, Draft, InfluenceScore, Interaction, Post, PostLabel, ScoreRun
 
 
 @dataclass
@@ -29,7 +29,9 @@ def store_counts(session: Session) -> dict[str, int]:
     kinds = dict(session.exec(select(Post.kind, func.count()).group_by(Post.kind)).all())
     for kind, name in (("post", "posts"), ("comment", "comments"), ("repost", "reposts")):
         out[name] = int(kinds.get(kind, 0))
-    edges = dict(session.exec(select(Interaction.kind, func.count()).group_by(Interaction.kind)).all())
+    edges = dict(
+        session.exec(select(Interaction.kind, func.count()).group_by(Interaction.kind)).all()
+    )
     out["follows"] = int(edges.get("follow", 0))
     out["mentions"] = int(edges.get("mention", 0))
     return out
@@ -71,8 +73,13 @@ def top_users(session: Session, limit: int = 10) -> list[dict[str, Any]]:
         .limit(limit)
     ).all()
     return [
-        {"rank": s.rank, "account_id": s.account_id, "name": name or s.account_id,
-         "score": s.score, "why": s.explanation}
+        {
+            "rank": s.rank,
+            "account_id": s.account_id,
+            "name": name or s.account_id,
+            "score": s.score,
+            "why": s.explanation,
+        }
         for s, name in rows
     ]
 
@@ -92,8 +99,15 @@ def summarize(session: Session, top: int = 10) -> Summary:
         label_version=version,
         top_users=top_users(session, top),
         pending=[
-            {"id": d.id, "campaign": d.campaign, "kind": d.kind, "target": d.target_account,
-             "post": d.target_post, "text": d.text, "rule": d.rule}
+            {
+                "id": d.id,
+                "campaign": d.campaign,
+                "kind": d.kind,
+                "target": d.target_account,
+                "post": d.target_post,
+                "text": d.text,
+                "rule": d.rule,
+            }
             for d in pending_drafts(session)
         ],
     )

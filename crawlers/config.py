@@ -15,8 +15,22 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 from crawlers.errors import ConfigError
 
@@ -46,7 +60,9 @@ class CrawlSettings(Section):
     platform: Literal["weibo"] = "weibo"
     base_url: str = "http://127.0.0.1:8765"
     obey_robots: bool = True
-    user_agent: str = "tingfeng/0.1 (+https://github.com/tingfeng-project/tingfeng; polite research crawler)"
+    user_agent: str = (
+        "tingfeng/0.1 (+https://github.com/tingfeng-project/tingfeng; polite research crawler)"
+    )
     download_delay: float = Field(2.0, ge=0)
     autothrottle: bool = True
     autothrottle_target_concurrency: float = Field(1.0, gt=0)
@@ -118,9 +134,7 @@ class BotSettings(Section):
             "你好{name}～关于「{topic}」这个问题，我们整理了一些经验，希望对你有帮助。",
         ]
     )
-    repost_templates: list[str] = Field(
-        default_factory=lambda: ["说得太好了，{brand}也很认同！"]
-    )
+    repost_templates: list[str] = Field(default_factory=lambda: ["说得太好了，{brand}也很认同！"])
 
 
 class ScheduleSettings(Section):
@@ -294,7 +308,9 @@ def load_settings(path: str | Path | None = None) -> Settings:
     toml_path = Path(path) if path is not None else Path(DEFAULT_SETTINGS_FILE)
     if not toml_path.is_file():
         raise ConfigError(
-            [f"file not found: {toml_path}. Pass --settings PATH or copy settings.toml from the repository."],
+            [
+                f"file not found: {toml_path}. Pass --settings PATH or copy settings.toml from the repository."
+            ],
             str(toml_path),
         )
     try:

@@ -25,7 +25,9 @@ from sqlmodel import Field, SQLModel
 PostKind = Literal["post", "comment", "repost"]
 InteractionKind = Literal["repost", "comment", "mention", "follow"]
 DraftKind = Literal["follow", "reply", "repost", "group_post"]
-DraftStatus = Literal["pending", "approved", "edited", "rejected", "expired", "sending", "sent", "failed", "reconcile"]
+DraftStatus = Literal[
+    "pending", "approved", "edited", "rejected", "expired", "sending", "sent", "failed", "reconcile"
+]
 
 
 def utcnow() -> datetime:
@@ -146,7 +148,9 @@ class InteractionBase(SQLModel):
 
 class Interaction(InteractionBase, table=True):
     __table_args__ = (
-        UniqueConstraint("platform", "kind", "src_id", "dst_id", "post_id", name="uq_interaction_key"),
+        UniqueConstraint(
+            "platform", "kind", "src_id", "dst_id", "post_id", name="uq_interaction_key"
+        ),
     )
     id: int | None = Field(default=None, primary_key=True)
     first_seen: datetime = Field(default_factory=utcnow)
@@ -231,7 +235,9 @@ class InfluenceScore(SQLModel, table=True):
 # --- drafts, audit, suppression -------------------------------------------------------------
 
 
-def content_hash(kind: str, platform: str, target_account: str, target_post: str | None, text: str) -> str:
+def content_hash(
+    kind: str, platform: str, target_account: str, target_post: str | None, text: str
+) -> str:
     """SHA-256 over exactly what a reviewer approves: the action, its target and its text."""
     payload = "\x1f".join([kind, platform, target_account, target_post or "", text])
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
@@ -299,5 +305,9 @@ ITEM_MODELS: dict[str, tuple[type[SQLModel], type[SQLModel], tuple[str, ...]]] =
     "account": (AccountIn, Account, ("platform", "platform_id")),
     "group": (GroupIn, Group, ("platform", "platform_id")),
     "post": (PostIn, Post, ("platform", "platform_id")),
-    "interaction": (InteractionIn, Interaction, ("platform", "kind", "src_id", "dst_id", "post_id")),
+    "interaction": (
+        InteractionIn,
+        Interaction,
+        ("platform", "kind", "src_id", "dst_id", "post_id"),
+    ),
 }

@@ -46,12 +46,18 @@ def _check_sqlite_path(url: str) -> None:
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise StoreError(url, f"cannot create the folder {parent} ({exc.strerror})",
-                         "Set [store] url to a writable location.") from exc
+        raise StoreError(
+            url,
+            f"cannot create the folder {parent} ({exc.strerror})",
+            "Set [store] url to a writable location.",
+        ) from exc
     target = path if path.exists() else parent
     if not os.access(target, os.W_OK):
-        raise StoreError(url, f"{target} is not writable",
-                         "Fix its permissions or set [store] url to a writable location.")
+        raise StoreError(
+            url,
+            f"{target} is not writable",
+            "Fix its permissions or set [store] url to a writable location.",
+        )
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -83,8 +89,11 @@ def migrate(engine: Engine) -> None:
     try:
         SQLModel.metadata.create_all(engine)
     except OperationalError as exc:
-        raise StoreError(engine.url.render_as_string(hide_password=True), _reason(exc),
-                         "Check that the database is reachable and writable.") from exc
+        raise StoreError(
+            engine.url.render_as_string(hide_password=True),
+            _reason(exc),
+            "Check that the database is reachable and writable.",
+        ) from exc
 
 
 def _reason(exc: SQLAlchemyError) -> str:
@@ -109,19 +118,29 @@ def _probe_write(engine: Engine) -> None:
             # writing the schema version into the header fails at once on a read-only file
             conn.exec_driver_sql(f"PRAGMA user_version = {SCHEMA_VERSION}")
     except OperationalError as exc:
-        raise StoreError(engine.url.render_as_string(hide_password=True), _reason(exc),
-                         "Fix the file's permissions or set [store] url to a writable location.") from exc
+        raise StoreError(
+            engine.url.render_as_string(hide_password=True),
+            _reason(exc),
+            "Fix the file's permissions or set [store] url to a writable location.",
+        ) from exc
 
 
 def _insert_for(engine_or_session: Engine | Session, table: Any) -> Any:
-    bind = engine_or_session.get_bind() if isinstance(engine_or_session, Session) else engine_or_session
+    bind = (
+        engine_or_session.get_bind()
+        if isinstance(engine_or_session, Session)
+        else engine_or_session
+    )
     if bind.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     elif bind.dialect.name == "sqlite":
         from sqlalchemy.dialects.sqlite import insert
     else:  # pragma: no cover - guarded by make_engine's supported backends
-        raise StoreError(str(bind.url), f"unsupported backend {bind.dialect.name}",
-                         "Use sqlite:/// or postgresql+psycopg://")
+        raise StoreError(
+            str(bind.url),
+            f"unsupported backend {bind.dialect.name}",
+            "Use sqlite:/// or postgresql+psycopg://",
+        )
     return insert(table)
 
 
@@ -143,11 +162,15 @@ def upsert(
     if not rows:
         return 0
     for columns, group in _group_by_columns(rows).items():
-        session.execute(_upsert_statement(session, model, columns, keys, update, keep_existing_when_none), group)
+        session.execute(
+            _upsert_statement(session, model, columns, keys, update, keep_existing_when_none), group
+        )
     return len(rows)
 
 
-def _group_by_columns(rows: Sequence[dict[str, Any]]) -> dict[tuple[str, ...], list[dict[str, Any]]]:
+def _group_by_columns(
+    rows: Sequence[dict[str, Any]],
+) -> dict[tuple[str, ...], list[dict[str, Any]]]:
     # one compiled statement per column set, executed as executemany: far faster than
     # multi-row VALUES, which SQLAlchemy would recompile for every chunk
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
@@ -196,4 +219,13 @@ def table_counts(session: Session) -> dict[str, int]:
     return out
 
 
-__all__ = ["count", "database_url", "make_engine", "migrate", "models", "open_store", "table_counts", "upsert"]
+__all__ = [
+    "count",
+    "database_url",
+    "make_engine",
+    "migrate",
+    "models",
+    "open_store",
+    "table_counts",
+    "upsert",
+]

@@ -53,17 +53,37 @@ def postgres_server(port: int) -> Iterator[str]:
     if os.geteuid() == 0:
         shutil.chown(root, "postgres")
         shutil.chown(sock, "postgres")
-    run = lambda *c: subprocess.run(_as_postgres([str(bindir / c[0]), *c[1:]]),  # noqa: E731
-                                    check=True, capture_output=True, text=True)
+    run = lambda *c: subprocess.run(
+        _as_postgres([str(bindir / c[0]), *c[1:]]),  # noqa: E731
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     try:
         run("initdb", "-D", str(data), "-A", "trust", "-U", "tingfeng", "-E", "UTF8", "--no-locale")
         opts = f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off"
-        run("pg_ctl", "-D", str(data), "-o", opts, "-l", str(root / "log"), "-w", "-t", "60", "start")
+        run(
+            "pg_ctl",
+            "-D",
+            str(data),
+            "-o",
+            opts,
+            "-l",
+            str(root / "log"),
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
         run("createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "tingfeng", "tingfeng_test")
         yield f"postgresql+psycopg://tingfeng@127.0.0.1:{port}/tingfeng_test"
     except subprocess.CalledProcessError as exc:
-        _unavailable(f"{exc.cmd[-1] if exc.cmd else 'a command'} failed: {exc.stderr.strip()[:300]}")
+        _unavailable(
+            f"{exc.cmd[-1] if exc.cmd else 'a command'} failed: {exc.stderr.strip()[:300]}"
+        )
     finally:
-        subprocess.run(_as_postgres([str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
-                       capture_output=True)
+        subprocess.run(
+            _as_postgres([str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
+            capture_output=True,
+        )
         shutil.rmtree(root, ignore_errors=True)

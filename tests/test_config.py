@@ -36,9 +36,15 @@ def test_shipped_settings_load() -> None:
     ("body", "expected"),
     [
         # wrong type: names the table, key, value and what is expected
-        ('[crawl]\ndownload_delay = "fast"\n', r"\[crawl\] download_delay = 'fast': .*valid number"),
+        (
+            '[crawl]\ndownload_delay = "fast"\n',
+            r"\[crawl\] download_delay = 'fast': .*valid number",
+        ),
         # a typo in a key: unknown, with a suggestion and the keys that exist
-        ("[crawl]\ndownload_dealy = 1.0\n", r"\[crawl\] download_dealy: unknown key\. Did you mean 'download_delay'"),
+        (
+            "[crawl]\ndownload_dealy = 1.0\n",
+            r"\[crawl\] download_dealy: unknown key\. Did you mean 'download_delay'",
+        ),
         ("[nope]\nx = 1\n", r"nope: unknown key"),
         # a campaign without its required brand
         ('[campaigns.c]\ntags = ["咖啡"]\n', r"\[campaigns\.c\] brand: required but missing"),
@@ -63,7 +69,9 @@ def test_missing_file(tmp_path: Path) -> None:
         load_settings(tmp_path / "absent.toml")
 
 
-def test_secret_comes_from_env_and_never_prints(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_secret_comes_from_env_and_never_prints(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("TINGFENG_WEIBO_COOKIE", "SUB=secret-value")
     s = load_settings(_write(tmp_path, ""))
     assert s.secrets.weibo_cookie is not None
@@ -95,8 +103,12 @@ def test_every_setting_is_in_settings_toml_with_its_default() -> None:
             lines = [ln for ln in text.splitlines() if ln.split("=")[0].strip() == key]
             assert lines, f"[{table}] {key} is missing from settings.toml"
             shown = str(value).lower() if isinstance(value, bool) else str(value)
-            assert any(f"default: {shown}" in ln or f'default: "{shown}"' in ln or "default: the same" in ln
-                       for ln in lines), f"[{table}] {key}: no '(default: {shown})' comment"
+            assert any(
+                f"default: {shown}" in ln
+                or f'default: "{shown}"' in ln
+                or "default: the same" in ln
+                for ln in lines
+            ), f"[{table}] {key}: no '(default: {shown})' comment"
 
 
 def test_every_setting_is_in_the_readme() -> None:

@@ -38,7 +38,12 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
 
 
 def _account(pid: str, **kw: object) -> dict[str, object]:
-    row: dict[str, object] = {"platform": "weibo", "platform_id": pid, "name": f"用户{pid}", "profile_tags": ["咖啡"]}
+    row: dict[str, object] = {
+        "platform": "weibo",
+        "platform_id": pid,
+        "name": f"用户{pid}",
+        "profile_tags": ["咖啡"],
+    }
     row.update(kw)
     return row
 
@@ -66,8 +71,14 @@ def test_upsert_updates_values_but_keeps_known_ones_when_absent(db: Engine) -> N
 
 def test_chinese_text_json_and_aware_datetimes_round_trip(db: Engine) -> None:
     when = datetime(2026, 11, 1, 3, 4, 5, tzinfo=UTC)
-    post = {"platform": "weibo", "platform_id": "p1", "author_id": "1", "text": "這個咖啡很好喝[哈哈] #咖啡探店#",
-            "topics": ["咖啡探店"], "created_at": when}
+    post = {
+        "platform": "weibo",
+        "platform_id": "p1",
+        "author_id": "1",
+        "text": "這個咖啡很好喝[哈哈] #咖啡探店#",
+        "topics": ["咖啡探店"],
+        "created_at": when,
+    }
     with Session(db) as s:
         upsert(s, Post, [post], KEY)
         s.commit()

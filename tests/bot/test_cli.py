@@ -15,7 +15,9 @@ from tests.conftest import ROOT
 
 def _settings_file(tmp_path: Path, extra: str = "") -> Path:
     body = (ROOT / "settings.toml").read_text(encoding="utf-8")
-    body = body.replace('url = "sqlite:///var/tingfeng.db"', f'url = "sqlite:///{tmp_path / "cli.db"}"', 1)
+    body = body.replace(
+        'url = "sqlite:///var/tingfeng.db"', f'url = "sqlite:///{tmp_path / "cli.db"}"', 1
+    )
     path = tmp_path / "settings.toml"
     path.write_text(body + extra, encoding="utf-8")
     return path
@@ -27,16 +29,31 @@ def _run(path: Path, *args: str) -> tuple[int, str]:
 
 
 def test_help_lists_every_stage_command() -> None:
-    out = subprocess.run([sys.executable, "-m", "bot.cli", "--help"], capture_output=True, text=True, check=True).stdout
-    for command in ("crawl", "label", "rank", "draft", "review", "schedule", "sandbox", "demo", "status"):
+    out = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    for command in (
+        "crawl",
+        "label",
+        "rank",
+        "draft",
+        "review",
+        "schedule",
+        "sandbox",
+        "demo",
+        "status",
+    ):
         assert f"  {command} " in out
 
 
 def test_malformed_settings_exit_2_with_the_key_named(tmp_path: Path) -> None:
     path = tmp_path / "bad.toml"
     path.write_text('[crawl]\nmax_pages = "many"\n', encoding="utf-8")
-    proc = subprocess.run([sys.executable, "-m", "bot.cli", "--settings", str(path), "label"],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "--settings", str(path), "label"],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 2
     assert "[crawl] max_pages = 'many'" in proc.stderr and "Traceback" not in proc.stderr
 
