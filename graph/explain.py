@@ -80,8 +80,13 @@ def explain(
 
 
 def _parts(
-    node: str, score: float, rank: int, n: int, total: float,
-    counts: NDArray[np.int64], weights: NDArray[np.float64],
+    node: str,
+    score: float,
+    rank: int,
+    n: int,
+    total: float,
+    counts: NDArray[np.int64],
+    weights: NDArray[np.float64],
 ) -> dict[str, Any]:
     return {
         "account_id": node,

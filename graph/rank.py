@@ -84,11 +84,18 @@ def power_iteration(
         delta = float(np.abs(x - last).sum())
         if delta < tol:
             return PowerIteration(x / x.sum(), it, True, delta)
-    logger.warning("PageRank did not converge in %d iterations (L1 change %.3g >= tol %.3g)", max_iter, delta, tol)
+    logger.warning(
+        "PageRank did not converge in %d iterations (L1 change %.3g >= tol %.3g)",
+        max_iter,
+        delta,
+        tol,
+    )
     return PowerIteration(x / x.sum(), max_iter, False, delta)
 
 
-def node_vector(weights: NodeWeights | None, nodes: Sequence[Hashable], name: str) -> NDArray[np.float64]:
+def node_vector(
+    weights: NodeWeights | None, nodes: Sequence[Hashable], name: str
+) -> NDArray[np.float64]:
     """``weights`` as a probability vector in ``nodes`` order; uniform when ``None``."""
     n = len(nodes)
     if weights is None:
@@ -161,17 +168,25 @@ def pagerank(
     d = p if dangling is None else node_vector(dangling, nodes, "dangling")
     x0 = node_vector(nstart, nodes, "nstart")
     res = power_iteration(pt, is_dangling, alpha, p, d, x0, tol, max_iter)
-    return PageRank(dict(zip(nodes, res.x.tolist(), strict=True)), res.iterations, res.converged, res.delta)
+    return PageRank(
+        dict(zip(nodes, res.x.tolist(), strict=True)), res.iterations, res.converged, res.delta
+    )
 
 
-def _as_matrix(graph: Any, weight: str | None, nodelist: Sequence[Hashable] | None) -> tuple[Any, list[Hashable]]:
+def _as_matrix(
+    graph: Any, weight: str | None, nodelist: Sequence[Hashable] | None
+) -> tuple[Any, list[Hashable]]:
     if isinstance(graph, nx.Graph):
         nodes = list(graph) if nodelist is None else list(nodelist)
         if not nodes:
             return None, []
-        return nx.to_scipy_sparse_array(graph, nodelist=nodes, weight=weight, dtype=np.float64), nodes
+        return nx.to_scipy_sparse_array(
+            graph, nodelist=nodes, weight=weight, dtype=np.float64
+        ), nodes
     if not sp.issparse(graph):
-        raise TypeError(f"pagerank takes a networkx graph or a scipy sparse matrix, not {type(graph).__name__}")
+        raise TypeError(
+            f"pagerank takes a networkx graph or a scipy sparse matrix, not {type(graph).__name__}"
+        )
     n = graph.shape[0]
     nodes = list(range(n)) if nodelist is None else list(nodelist)
     if len(nodes) != n:

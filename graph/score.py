@@ -33,7 +33,9 @@ ALGORITHM = "pagerank-csr/1"
 def run(session: Session, settings: Settings, now: datetime | None = None) -> int:
     """Rank every platform that has interactions; return the number of scores written."""
     now = now or utcnow()
-    platforms = session.exec(select(Interaction.platform).distinct().order_by(Interaction.platform)).all()
+    platforms = session.exec(
+        select(Interaction.platform).distinct().order_by(Interaction.platform)
+    ).all()
     if not platforms:
         logger.info("nothing to rank: no interactions in the store")
         return 0
@@ -56,8 +58,16 @@ def rank_platform(session: Session, settings: Settings, platform: str, now: date
     result = rank_edges(edges, settings)
     if settings.graph.half_life_days > 0:
         params = {**params, "now": now.isoformat()}
-    written = _store(session, platform, digest, params, edges, result, names, settings.graph.explain_top)
-    logger.info("%s: ranked %d users over %d edges in %d iterations", platform, written, edges.n_edges, result.iterations)
+    written = _store(
+        session, platform, digest, params, edges, result, names, settings.graph.explain_top
+    )
+    logger.info(
+        "%s: ranked %d users over %d edges in %d iterations",
+        platform,
+        written,
+        edges.n_edges,
+        result.iterations,
+    )
     return written
 
 
@@ -102,17 +112,26 @@ def fingerprint(edges: EdgeSet, params: dict[str, Any], names: dict[str, str]) -
 def account_names(session: Session, platform: str, ids: tuple[str, ...]) -> dict[str, str]:
     """Display names of the known accounts among ``ids`` (unnamed accounts left out)."""
     wanted = set(ids)
-    stmt = select(Account.platform_id, Account.name).where(Account.platform == platform, Account.name != "")
+    stmt = select(Account.platform_id, Account.name).where(
+        Account.platform == platform, Account.name != ""
+    )
     return {pid: name for pid, name in session.exec(stmt).all() if pid in wanted}
 
 
 def latest_run(session: Session, platform: str) -> ScoreRun | None:
     """The most recent ``ScoreRun`` of ``platform``, if any."""
-    stmt = select(ScoreRun).where(ScoreRun.platform == platform).order_by(col(ScoreRun.id).desc()).limit(1)
+    stmt = (
+        select(ScoreRun)
+        .where(ScoreRun.platform == platform)
+        .order_by(col(ScoreRun.id).desc())
+        .limit(1)
+    )
     return session.exec(stmt).first()
 
 
-def latest_scores(session: Session, platform: str, limit: int = 20, interest: str = "") -> list[InfluenceScore]:
+def latest_scores(
+    session: Session, platform: str, limit: int = 20, interest: str = ""
+) -> list[InfluenceScore]:
     """Top ``limit`` users of the latest run of ``platform`` (``interest=""``: overall), by rank."""
     latest = latest_run(session, platform)
     if latest is None:
@@ -127,14 +146,25 @@ def latest_scores(session: Session, platform: str, limit: int = 20, interest: st
 
 
 def _store(
-    session: Session, platform: str, digest: str, params: dict[str, Any], edges: EdgeSet,
-    result: PowerIteration, names: dict[str, str], top: int,
+    session: Session,
+    platform: str,
+    digest: str,
+    params: dict[str, Any],
+    edges: EdgeSet,
+    result: PowerIteration,
+    names: dict[str, str],
+    top: int,
 ) -> int:
     """One transaction: the run, then a score row per node."""
     try:
         run_row = ScoreRun(
-            platform=platform, fingerprint=digest, params=params, nodes=edges.n_nodes,
-            edges=edges.n_edges, iterations=result.iterations, converged=result.converged,
+            platform=platform,
+            fingerprint=digest,
+            params=params,
+            nodes=edges.n_nodes,
+            edges=edges.n_edges,
+            iterations=result.iterations,
+            converged=result.converged,
         )
         session.add(run_row)
         session.flush()
@@ -148,12 +178,23 @@ def _store(
 
 
 def _score_rows(
-    run_id: int | None, platform: str, edges: EdgeSet, x: np.ndarray, names: dict[str, str], top: int,
+    run_id: int | None,
+    platform: str,
+    edges: EdgeSet,
+    x: np.ndarray,
+    names: dict[str, str],
+    top: int,
 ) -> list[dict[str, Any]]:
     return [
         {
-            "run_id": run_id, "platform": platform, "account_id": parts["account_id"], "interest": "",
-            "score": parts["score"], "rank": parts["rank"], "parts": parts, "explanation": text,
+            "run_id": run_id,
+            "platform": platform,
+            "account_id": parts["account_id"],
+            "interest": "",
+            "score": parts["score"],
+            "rank": parts["rank"],
+            "parts": parts,
+            "explanation": text,
         }
         for parts, text in explain(edges, x, names, top)
     ]

@@ -10,6 +10,7 @@ from sqlmodel import Session
 
 from crawlers.config import Settings
 from crawlers.models import Interaction
+from graph import build
 from graph.build import KINDS, ages_in_days, build_edges, decay, load_edges, to_csr, to_networkx
 
 W = {"repost": 3.0, "comment": 2.0, "mention": 1.0, "follow": 1.0}
@@ -27,7 +28,12 @@ def test_aggregates_per_pair_with_weights_per_kind() -> None:
     pairs = {(e.ids[s], e.ids[d]): w for s, d, w in zip(e.src, e.dst, e.weight, strict=True)}
     assert pairs == {("u1", "star"): 7.0, ("u2", "star"): 1.0, ("u3", "u1"): 1.0}
     row = [e.ids[s] for s in e.src].index("u1")
-    assert dict(zip(KINDS, e.kind_count[row].tolist(), strict=True)) == {"repost": 1, "comment": 2, "mention": 0, "follow": 0}
+    assert dict(zip(KINDS, e.kind_count[row].tolist(), strict=True)) == {
+        "repost": 1,
+        "comment": 2,
+        "mention": 0,
+        "follow": 0,
+    }
     assert e.kind_weight[row].tolist() == [3.0, 4.0, 0.0, 0.0]
 
 
@@ -40,7 +46,12 @@ def test_influence_points_at_the_author() -> None:
 
 
 def test_row_order_does_not_change_the_result() -> None:
-    rows = [("a", "b", "repost"), ("c", "b", "comment"), ("b", "a", "follow"), ("a", "b", "mention")]
+    rows = [
+        ("a", "b", "repost"),
+        ("c", "b", "comment"),
+        ("b", "a", "follow"),
+        ("a", "b", "mention"),
+    ]
     one = build_edges(*zip(*rows, strict=True), W)
     two = build_edges(*zip(*rows[::-1], strict=True), W)
     assert one.ids == two.ids
@@ -86,8 +97,15 @@ def test_ages_from_datetimes_and_datetime64() -> None:
 
 def test_decayed_weights_add_up_per_pair() -> None:
     created = [NOW, NOW - timedelta(days=10), None]
-    e = build_edges(["a", "a", "a"], ["b", "b", "b"], ["repost", "repost", "follow"], W,
-                    created_at=created, now=NOW, half_life_days=10.0)
+    e = build_edges(
+        ["a", "a", "a"],
+        ["b", "b", "b"],
+        ["repost", "repost", "follow"],
+        W,
+        created_at=created,
+        now=NOW,
+        half_life_days=10.0,
+    )
     assert e.weight.tolist() == pytest.approx([3.0 + 1.5 + 1.0])
     assert e.kind_count.tolist() == [[2, 0, 0, 1]]
 
@@ -107,7 +125,14 @@ def test_to_networkx_view() -> None:
 
 def test_load_edges_from_the_store(session: Session, bare_settings: Settings) -> None:
     rows = [
-        Interaction(platform="weibo", kind="repost", src_id="1", dst_id="2", post_id="p1", created_at=NOW - timedelta(days=1)),
+        Interaction(
+            platform="weibo",
+            kind="repost",
+            src_id="1",
+            dst_id="2",
+            post_id="p1",
+            created_at=NOW - timedelta(days=1),
+        ),
         Interaction(platform="weibo", kind="follow", src_id="3", dst_id="2"),
         Interaction(platform="mastodon", kind="comment", src_id="9", dst_id="8", post_id="p2"),
     ]
@@ -119,3 +144,16 @@ def test_load_edges_from_the_store(session: Session, bare_settings: Settings) ->
     decayed = load_edges(session, "weibo", bare_settings, NOW)
     assert sorted(decayed.weight.tolist()) == pytest.approx([1.0, 1.5])
     assert load_edges(session, "nowhere", bare_settings, NOW).n_nodes == 0
+
+
+@pytest.mark.parametrize("collide", [False, True])
+def test_node_index_survives_hash_collisions(
+    monkeypatch: pytest.MonkeyPatch, collide: bool
+) -> None:
+    # ids are grouped by a 64-bit hash; if two ids ever share one, the strings are sorted instead
+    if collide:
+        monkeypatch.setattr(build, "_fnv1a", lambda s: np.zeros(s.size, dtype=np.uint64))
+    src, dst = ["咖啡豆", "b", "10", "9", "b"], ["9", "咖啡", "b", "10", "ab"]
+    ids, s, d = build.index_nodes(src, dst)
+    assert ids == ("10", "9", "ab", "b", "咖啡", "咖啡豆")
+    assert [ids[i] for i in s] == src and [ids[i] for i in d] == dst

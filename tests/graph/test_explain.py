@@ -18,10 +18,14 @@ W = {"repost": 3.0, "comment": 2.0, "mention": 1.0, "follow": 1.0}
 def edges():
     # "hub" receives from four users with different weights; "x" receives one follow
     rows = [
-        ("fan1", "hub", "repost"), ("fan1", "hub", "repost"), ("fan1", "hub", "comment"),  # 8
-        ("fan2", "hub", "comment"), ("fan2", "hub", "comment"),  # 4
+        ("fan1", "hub", "repost"),
+        ("fan1", "hub", "repost"),
+        ("fan1", "hub", "comment"),  # 8
+        ("fan2", "hub", "comment"),
+        ("fan2", "hub", "comment"),  # 4
         ("fan3", "hub", "follow"),  # 1
-        ("fan4", "hub", "repost"), ("fan4", "hub", "follow"),  # 4: ties fan2, smaller id wins
+        ("fan4", "hub", "repost"),
+        ("fan4", "hub", "follow"),  # 4: ties fan2, smaller id wins
         ("hub", "x", "follow"),
     ]
     return build_edges(*zip(*rows, strict=True), W)
@@ -46,7 +50,10 @@ def test_parts_and_sentence(edges) -> None:
     assert edges.ids == ("fan1", "fan2", "fan3", "fan4", "hub", "x")
     out = explain(edges, scores, names={"fan1": "拿铁少女", "fan2": "豆子先生"}, top=3)
     parts, text = out[edges.ids.index("hub")]
-    assert text == "rank 1 of 6 (top 17%): 3 reposts, 3 comments, 2 follows received; most from 拿铁少女, 豆子先生, fan4"
+    assert (
+        text
+        == "rank 1 of 6 (top 17%): 3 reposts, 3 comments, 2 follows received; most from 拿铁少女, 豆子先生, fan4"
+    )
     assert parts["rank"] == 1 and parts["of"] == 6
     assert parts["share"] == pytest.approx(0.4) and parts["percentile"] == pytest.approx(83.33)
     assert parts["received"] == {"repost": 3, "comment": 3, "mention": 0, "follow": 2}

@@ -23,7 +23,8 @@ def messy_matrix(seed: int, n: int = 30) -> sp.csr_array:
     w = rng.exponential(1.0, m)
     w[rng.random(m) < 0.15] = 0.0  # zero-weight edges
     src[:3], dst[:3] = [0, 1, 2], [0, 1, 2]  # self-loops
-    src, dst, w = np.append(src, [5, 5]), np.append(dst, [6, 6]), np.append(w, [1.0, 2.0])  # duplicates
+    # duplicate entries
+    src, dst, w = np.append(src, [5, 5]), np.append(dst, [6, 6]), np.append(w, [1.0, 2.0])
     w[src == 7] = 0.0  # node 7 acts, but only with zero weight
     return sp.coo_array((w, (src, dst)), shape=(n, n)).tocsr()
 
@@ -74,7 +75,9 @@ def test_matches_networkx_personalized_and_dangling() -> None:
     pers = {0: 1.0, 3: 2.0, 9: 0.5}
     dang = {1: 1.0, 2: 1.0}
     ours = pagerank(g, 0.9, personalization=pers, dangling=dang, tol=1e-13)
-    ref = nx.pagerank(g, 0.9, personalization=pers, dangling=dang, tol=1e-13 / len(g), max_iter=100_000)
+    ref = nx.pagerank(
+        g, 0.9, personalization=pers, dangling=dang, tol=1e-13 / len(g), max_iter=100_000
+    )
     assert max(abs(ours.scores[v] - ref[v]) for v in g) < 1e-9
 
 
