@@ -20,8 +20,39 @@ logger = logging.getLogger(__name__)
 
 #: jieba.analyse's own English stop words, kept so results match extract_tags
 JIEBA_STOP_WORDS = frozenset(
-    "the of is and to in that we for an are by be as on with can if from which you it "
-    "this then at have all not one has or".split()
+    [
+        "the",
+        "of",
+        "is",
+        "and",
+        "to",
+        "in",
+        "that",
+        "we",
+        "for",
+        "an",
+        "are",
+        "by",
+        "be",
+        "as",
+        "on",
+        "with",
+        "can",
+        "if",
+        "from",
+        "which",
+        "you",
+        "it",
+        "this",
+        "then",
+        "at",
+        "have",
+        "all",
+        "not",
+        "one",
+        "has",
+        "or",
+    ]
 )
 
 
@@ -59,8 +90,9 @@ def stop_words() -> frozenset[str]:
     return frozenset(ours) | JIEBA_STOP_WORDS
 
 
-def _is_candidate(token: str, stops: frozenset[str]) -> bool:
-    if len(token.strip()) < 2 or token.lower() in stops:
+@lru_cache(maxsize=100_000)
+def _is_candidate(token: str) -> bool:
+    if len(token.strip()) < 2 or token.lower() in stop_words():
         return False
     return any(ch.isalpha() for ch in token)  # Han characters count as alphabetic
 
@@ -69,10 +101,10 @@ def extract_keywords(tokens: Iterable[str], top_k: int) -> list[str]:
     """The ``top_k`` tokens by TF-IDF, best first."""
     if top_k <= 0:
         return []
-    stops, table = stop_words(), idf_table()
+    table = idf_table()
     counts: dict[str, float] = {}
     for tok in tokens:
-        if _is_candidate(tok, stops):
+        if _is_candidate(tok):
             counts[tok] = counts.get(tok, 0.0) + 1.0
     total = sum(counts.values())
     scores = {w: c * table.idf.get(w, table.median) / total for w, c in counts.items()}

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-_IMG_ALT = re.compile(r"<img\b[^>]*?\balt=(?:\"([^\"]*)\"|'([^']*)'|([^\s>]+))[^>]*>", re.IGNORECASE)
+_IMG_ALT = re.compile(
+    r"<img\b[^>]*?\balt=(?:\"([^\"]*)\"|'([^']*)'|([^\s>]+))[^>]*>", re.IGNORECASE
+)
 _BR = re.compile(r"<br\s*/?>", re.IGNORECASE)
 _TAG = re.compile(r"<[a-zA-Z/!][^>]*>")
 _URL = re.compile(r"(?:https?://|www\.)[^\s\u3000-\u303f\uff01-\uff5e<>\"]+", re.IGNORECASE)
@@ -63,7 +65,7 @@ def to_simplified(text: str) -> str:
 
 def normalize(text: str) -> Normalized:
     """Clean ``text`` (plain text, as in ``Post.text_plain``) for segmentation and scoring."""
-    text = to_simplified(text or "")
+    text = to_simplified(text or "").replace("\ufe0f", "")  # emoji variation selector
     text = _URL.sub(" ", text)
     mentions = tuple(m[1:] for m in _MENTION.findall(text))
     text = _MENTION.sub(" ", text)
@@ -72,6 +74,11 @@ def normalize(text: str) -> Normalized:
     emoticons = _emoticons(text)
     text = _SPACE.sub(" ", text).strip()
     return Normalized(text=text, topics=topics, mentions=mentions, emoticons=emoticons)
+
+
+def strip_emoticons(text: str) -> str:
+    """``text`` without ``[emoticons]`` and emoji (for keywords: 哈哈 is not a topic)."""
+    return _EMOJI.sub(" ", _EMOTICON.sub(" ", text))
 
 
 def _emoticons(text: str) -> tuple[str, ...]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Any, Literal
 
 from crawlers.config import Settings
@@ -44,7 +45,8 @@ class Segmenter:
 
     @classmethod
     def from_settings(cls, settings: Settings, engine: Engine | None = None) -> Segmenter:
-        return cls(user_words(settings), engine)
+        """The process-wide segmenter for these settings' words (its dictionary loads once)."""
+        return shared_segmenter(tuple(user_words(settings)), engine)
 
     @property
     def engine(self) -> Engine:
@@ -62,6 +64,11 @@ class Segmenter:
                 loader = _load_rjieba if self.engine == "rjieba" else _load_jieba
                 self._cut = loader(self.words)
                 logger.debug("segmenter %s loaded with %d user words", self.engine, len(self.words))
+
+
+@lru_cache(maxsize=8)
+def shared_segmenter(words: tuple[str, ...], engine: Engine | None = None) -> Segmenter:
+    return Segmenter(words, engine)
 
 
 def _have_rjieba() -> bool:

@@ -37,6 +37,7 @@ class Sentiment:
 class Lexicon:
     terms: dict[str, dict[str, float]]  # term -> {kind: weight}
     max_len: int
+    prefixes: frozenset[str]  # proper prefixes of terms: where a phrase may continue
 
     def kind(self, term: str) -> dict[str, float]:
         return self.terms.get(term, {})
@@ -50,7 +51,8 @@ def parse_lexicon(text: str) -> Lexicon:
             continue
         term, kind, weight = line.split("\t")
         terms.setdefault(term, {})[kind] = float(weight)
-    return Lexicon(terms, max(map(len, terms), default=1))
+    prefixes = frozenset(t[:i] for t in terms for i in range(1, len(t)))
+    return Lexicon(terms, max(map(len, terms), default=1), prefixes)
 
 
 def lexicon_text() -> str:
@@ -67,18 +69,25 @@ def merge_phrases(tokens: Sequence[str], lexicon: Lexicon, longest: int = 5) -> 
     out: list[str] = []
     i, n = 0, len(tokens)
     while i < n:
-        step = 1
-        joined = tokens[i]
-        for j in range(i + 1, min(n, i + longest)):
-            joined += tokens[j]
-            if len(joined) > lexicon.max_len:
-                break
-            if joined in lexicon.terms:
-                step = j - i + 1
-        merged = "".join(tokens[i : i + step])
-        out.extend([merged] if step > 1 else _split_cached(merged, lexicon))
+        step = _phrase_length(tokens, i, lexicon, longest) if tokens[i] in lexicon.prefixes else 1
+        if step > 1:
+            out.append("".join(tokens[i : i + step]))
+        else:
+            out.extend(_split_cached(tokens[i], lexicon))
         i += step
     return out
+
+
+def _phrase_length(tokens: Sequence[str], i: int, lexicon: Lexicon, longest: int) -> int:
+    """Tokens in the longest lexicon term starting at ``tokens[i]`` (1 when none)."""
+    step, joined = 1, tokens[i]
+    for j in range(i + 1, min(len(tokens), i + longest)):
+        joined += tokens[j]
+        if joined in lexicon.terms:
+            step = j - i + 1
+        elif joined not in lexicon.prefixes:
+            break
+    return step
 
 
 @lru_cache(maxsize=200_000)
@@ -136,33 +145,34 @@ class SentimentModel:
     def raw_score(self, tokens: Sequence[str]) -> float:
         total, clause = 0.0, 0.0
         mods = _Modifiers()
+        terms = self.lexicon.terms
         for i, tok in enumerate(tokens):
-            if tok in CLAUSE_ENDS or tok.strip() == "":
-                total += clause * _clause_factor(tok)
-                clause = 0.0
-                mods.reset()
-                continue
-            kinds = self.lexicon.kind(tok)
-            nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
-            clause, total = self._step(tok, kinds, nxt, mods, clause, total)
+            kinds = terms.get(tok)
+            if kinds is None:
+                if tok in CLAUSE_ENDS or tok.isspace():
+                    total += clause * _clause_factor(tok)
+                    clause = 0.0
+                    mods.reset()
+                else:
+                    mods.tick()
+            elif "contrast" in kinds:
+                clause, total = 0.0, (total + clause) * CONTRAST_BEFORE
+            else:
+                nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
+                clause += self._step(tok, kinds, nxt, mods)
         return total + clause
 
-    def _step(
-        self, tok: str, kinds: dict[str, float], nxt: str, mods: _Modifiers, clause: float, total: float
-    ) -> tuple[float, float]:
-        before_word = "word" in self.lexicon.kind(nxt)
-        if "contrast" in kinds:
-            return 0.0, (total + clause) * CONTRAST_BEFORE
-        if "negation" in kinds and (before_word or "word" not in kinds):
+    def _step(self, tok: str, kinds: dict[str, float], nxt: str, mods: _Modifiers) -> float:
+        """What one lexicon token adds to its clause (modifiers wait for the next word)."""
+        modifies = "word" not in kinds or "word" in self.lexicon.kind(nxt)
+        if "negation" in kinds and modifies:
             mods.negate(kinds["negation"])
-        elif "degree" in kinds and (before_word or "word" not in kinds):
+        elif "degree" in kinds and modifies:
             mods.degree *= kinds["degree"]
             mods.age = 0
-        elif "word" in kinds:
-            clause += mods.apply(tok, kinds["word"])
         else:
-            mods.tick()
-        return clause, total
+            return mods.apply(tok, kinds["word"])
+        return 0.0
 
 
 class _Modifiers:
