@@ -230,11 +230,6 @@ def build_scheduler(
     cls = BlockingScheduler if blocking else BackgroundScheduler
     scheduler = cls(
         jobstores={"default": SQLAlchemyJobStore(engine=engine), "process": MemoryJobStore()},
-        job_defaults={
-            "coalesce": True,
-            "max_instances": 1,
-            "misfire_grace_time": MISFIRE_GRACE_SECONDS,
-        },
         timezone=tz,
     )
     for stage in STAGES:
@@ -247,6 +242,9 @@ def build_scheduler(
             id=JOB_PREFIX + stage,
             name=f"tingfeng {stage}",
             replace_existing=True,
+            coalesce=True,  # after downtime, run a missed stage once, not once per missed time
+            max_instances=1,
+            misfire_grace_time=MISFIRE_GRACE_SECONDS,
         )
     return scheduler
 
@@ -280,7 +278,9 @@ def run_once(
     A failed stage is logged and the next ones still run; ``SchedulerError`` names the failures.
     """
     path = _settings_path(settings)
-    keeper = BackgroundScheduler(timezone=settings.schedule.timezone)
+    keeper = BackgroundScheduler(
+        jobstores={"process": MemoryJobStore()}, timezone=settings.schedule.timezone
+    )
     add_lease_renewal(keeper, engine, holder, settings.schedule.lock_ttl_seconds, clock)
     keeper.start()
     counts: dict[str, int] = {}

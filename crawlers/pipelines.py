@@ -89,7 +89,7 @@ class DedupPipeline(_Step):
         key = (*natural_key(item), frozenset(item.model_fields_set))
         if key in self.seen:
             self.count("duplicates")
-            raise DropItem(f"duplicate {key[:3]}")
+            raise DropItem(f"duplicate {key[:3]}", log_level="DEBUG")
         self.seen.add(key)
         return item
 

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 
 from crawlers.sandbox import text
 from crawlers.sandbox.catalog import BRANDS, INTERESTS, SOURCES
-from crawlers.sandbox.model import Comment, Post, Repost, User
+from crawlers.sandbox.model import SHORT_TEXT, Post, User
 
 CST = timezone(timedelta(hours=8))
 ANCHOR = datetime(2026, 11, 1, 0, 0, 0, tzinfo=CST)
@@ -38,14 +38,19 @@ class Ids:
 def post_time(rng: random.Random) -> datetime:
     day = rng.randint(0, WINDOW_DAYS - 1)
     hour = rng.choices(range(24), weights=_HOURS)[0]
-    moment = ANCHOR - timedelta(days=day + 1) + timedelta(hours=hour, seconds=rng.randint(0, 3599))
+    moment = (
+        ANCHOR
+        - timedelta(days=day + 1, hours=1)
+        + timedelta(hours=hour, seconds=rng.randint(0, 3599))
+    )
     return moment
 
 
 def later(rng: random.Random, start: datetime, mean_hours: float) -> datetime:
-    """A moment after ``start`` (by a minute at least), never after the anchor."""
-    delay = timedelta(seconds=60 + rng.expovariate(1 / (mean_hours * 3600)))
-    return min(start + delay, ANCHOR - timedelta(seconds=1))
+    """A moment after ``start`` and before the anchor (never past the world's "now")."""
+    room = (ANCHOR - start).total_seconds()
+    delay = min(30 + rng.expovariate(1 / (mean_hours * 3600)), room * rng.uniform(0.5, 0.95))
+    return start + timedelta(seconds=int(delay) or 1)
 
 
 def _post_count(rng: random.Random, user: User) -> int:
@@ -55,9 +60,13 @@ def _post_count(rng: random.Random, user: User) -> int:
 
 
 def _kind(rng: random.Random) -> tuple[str, str]:
-    sentiment = rng.choices(("positive", "negative", "neutral"), weights=(45, 20, 35))[0]
+    """(sentiment, intent): questions read neutral, purchase intent mildly positive."""
     intent = rng.choices(("share", "question", "purchase"), weights=(77, 15, 8))[0]
-    return sentiment, intent
+    if intent == "question":
+        return "neutral", intent
+    if intent == "purchase":
+        return "positive", intent
+    return rng.choices(("positive", "negative", "neutral"), weights=(45, 25, 30))[0], intent
 
 
 def _topics(rng: random.Random, topics: tuple[str, ...]) -> list[str]:
@@ -72,19 +81,33 @@ def make_post(rng: random.Random, user: User, mention: str | None, ids: Ids) -> 
     it = INTERESTS[name]
     sentiment, intent = _kind(rng)
     brand = _BRAND_BY_INTEREST.get(name) if rng.random() < 0.07 else None
-    if brand is not None and intent == "purchase":
-        intent = "brand"
-    is_long = rng.random() < 0.03
+    if brand is not None and intent != "question":
+        intent, sentiment = "share", "negative" if sentiment == "negative" else "positive"
     topics = _topics(rng, it.topics)
     body = text.compose_post(
-        rng, it, sentiment, intent, topics=topics, mention=mention, brand=brand, long=is_long
+        rng,
+        it,
+        sentiment,
+        intent,
+        topics=topics,
+        mention=mention,
+        brand=brand,
+        long=rng.random() < 0.03,
     )
     when = post_time(rng)
     supertopic = rng.choice(it.supertopics) if rng.random() < 0.15 else None
     return Post(
-        mid=ids.at(when), uid=user.uid, created_at=when, text=body, interest=name,
-        sentiment=sentiment, intent=intent, topics=tuple(topics), supertopic=supertopic,
-        source=rng.choice(SOURCES), is_long=is_long,
+        mid=ids.at(when),
+        uid=user.uid,
+        created_at=when,
+        text=body,
+        interest=name,
+        sentiment=sentiment,
+        intent=intent,
+        topics=tuple(topics),
+        supertopic=supertopic,
+        source=rng.choice(SOURCES),
+        is_long=len(body) > SHORT_TEXT,
     )
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 
-from crawlers.sandbox.catalog import INTERESTS
+SHORT_TEXT = 140  # feeds cut longer posts here; /statuses/extend serves them in full
 
 
 @dataclass
@@ -110,6 +110,14 @@ class World:
         return out
 
     @cached_property
+    def followees(self) -> dict[int, list[int]]:
+        """Whom each user follows, the most recent follow first."""
+        out: dict[int, list[int]] = {u.uid: [] for u in self.users}
+        for src, dst in reversed(self.follows):
+            out[src].append(dst)
+        return out
+
+    @cached_property
     def by_topic(self) -> dict[str, list[Post]]:
         out: dict[str, list[Post]] = {}
         for post in self.posts:
@@ -133,11 +141,3 @@ class World:
             for tag in user.tags:
                 out.setdefault(tag, []).append(user)
         return out
-
-    def catalog(self) -> dict[str, dict[str, list[str]]]:
-        """interest -> its tags, topics and super-topics."""
-        return {
-            name: {"tags": list(it.tags), "topics": list(it.topics),
-                   "supertopics": list(it.supertopics)}
-            for name, it in INTERESTS.items()
-        }

@@ -51,9 +51,14 @@ def _user(rng: random.Random, uid: int, primary: str, influencer: bool, taken: s
     it = INTERESTS[primary]
     raw = names.influencer_name(rng, it) if influencer else names.nickname(rng)
     user = User(
-        uid=uid, screen_name=names.unique(raw, taken, rng), gender=rng.choice("ffm"),
-        location=city, description=names.description(rng, list(tags), city),
-        interests=interests, tags=tags, influencer=influencer,
+        uid=uid,
+        screen_name=names.unique(raw, taken, rng),
+        gender=rng.choice("ffm"),
+        location=city,
+        description=names.description(rng, list(tags), city),
+        interests=interests,
+        tags=tags,
+        influencer=influencer,
         urank=rng.randint(30, 48) if influencer else rng.randint(1, 35),
         mbrank=rng.randint(4, 7) if influencer else rng.choice((0, 0, 0, 1, 2, 3)),
     )

@@ -21,12 +21,12 @@ from crawlers.sandbox.catalog import (
 )
 
 Sentiment = Literal["positive", "negative", "neutral"]
-Intent = Literal["share", "question", "purchase", "brand"]
+Intent = Literal["share", "question", "purchase"]
 
 SHARE: dict[str, tuple[str, ...]] = {
     "positive": (
         "今天在{place}{verb}{item}，{good}{emo}",
-        "安利一下{item}！{good}，已经回购好几次了{emo}",
+        "安利一下{item}！{good}，真心推荐{emo}",
         "终于{verb}传说中的{item}，{good}，没有让我失望",
         "周末的快乐来自{item}：{good}{emo}",
         "{item}真的yyds，{good}{emo}",
@@ -35,6 +35,10 @@ SHARE: dict[str, tuple[str, ...]] = {
         "记录一下今天的好心情：{item}{good}{emo}",
         "谁懂啊！{item}{good}，开心一整天{emo}",
         "第{n}次{verb}{item}了，还是一样稳，{good}",
+        "今日份快乐：{item}～{good}{emo}",
+        "不是广告！{item}是真的好，{good}",
+        "和朋友一起{verb}{item}，{good}，下次还来{emo}",
+        "{city}的朋友冲！{place}的{item}{good}",
     ),
     "negative": (
         "踩雷了……{place}的{item}{bad}{emo}",
@@ -45,6 +49,9 @@ SHARE: dict[str, tuple[str, ...]] = {
         "心态崩了，{item}{bad}{emo}",
         "大家避雷{place}，{bad}",
         "本来很期待{item}的，结果{bad}，失望{emo}",
+        "不吐不快：{place}这次真的让我很失望，{bad}",
+        "已经是第二次遇到这种情况了，{item}{bad}{emo}",
+        "求求了，{item}能不能上点心，{bad}",
     ),
     "neutral": (
         "今天{verb}{item}，{meh}",
@@ -54,6 +61,8 @@ SHARE: dict[str, tuple[str, ...]] = {
         "随手记：{item}，{meh}",
         "{city}降温了，下班顺路{verb}{item}，{meh}",
         "和同事聊到{item}，大家都说{meh}",
+        "周末宅家，顺便整理了一下最近{verb}的东西，{item}{meh}",
+        "看评论区都在夸{item}，我自己觉得{meh}{emo}",
     ),
 }
 QUESTION = (
@@ -62,8 +71,10 @@ QUESTION = (
     "{ask}在线等，挺急的",
     "想问问大家，{item}和{item2}哪个更好？",
     "{ask}评论区的朋友们帮帮忙🙏",
-    "请教一下，{place}的{item}值得专门去吗？",
+    "请教一下，大家觉得{item}值得吗？",
     "小白提问：{ask}",
+    "{ask}预算{price}以内，谢谢大家{emo}",
+    "{city}有没有懂的朋友？{ask}",
 )
 PURCHASE = (
     "想入手{want}，有用过的朋友说说吗？",
@@ -86,25 +97,70 @@ LONG_CLOSERS = (
 LONG_STEPS = ("先说结论：", "第一，", "第二，", "另外，", "还有一点，", "最后，")
 COMMENTS: dict[str, tuple[str, ...]] = {
     "positive": (
-        "同款！真的不错{emo}", "说得太对了", "马住了，改天去试试", "看着就很棒{emo}",
-        "求链接！", "收藏了，谢谢分享", "好羡慕{emo}", "博主好会", "支持支持{emo}",
-        "我也觉得{item}{good}", "已种草{emo}",
+        "同款！真的不错{emo}",
+        "说得太对了",
+        "马住了，改天去试试",
+        "看着就很棒{emo}",
+        "求链接！",
+        "收藏了，谢谢分享",
+        "好羡慕{emo}",
+        "博主好会",
+        "支持支持{emo}",
+        "我也觉得{item}{good}",
+        "已种草{emo}",
     ),
     "negative": (
-        "我也踩过雷{emo}", "确实不行，我也这么觉得", "这也太过分了吧", "建议直接投诉",
-        "心疼你{emo}", "{item}我也试过，{bad}", "幸好没买{emo}",
+        "我也踩过雷{emo}",
+        "确实不行，我也这么觉得",
+        "这也太过分了吧",
+        "建议直接投诉",
+        "心疼你{emo}",
+        "{item}我也试过，{bad}",
+        "幸好没买{emo}",
     ),
     "neutral": (
-        "在哪里买的？", "多少钱呀？", "是哪家店？求地址", "真的假的{emo}", "蹲一个后续",
-        "第一次听说", "路过{emo}", "{item}我也试过，{meh}", "{ask}",
+        "在哪里买的？",
+        "多少钱呀？",
+        "是哪家店？求地址",
+        "真的假的{emo}",
+        "蹲一个后续",
+        "第一次听说",
+        "路过{emo}",
+        "{item}我也试过，{meh}",
+        "{ask}",
     ),
 }
-REPLIES = ("谢谢！", "哈哈是的{emo}", "在{city}", "私信你了", "好的好的", "同感{emo}",
-           "我也想知道", "下次一起{emo}", "有道理", "哈哈哈哈哈")
-REPOSTS = ("转发微博", "马住", "{emo}", "说得好", "码住慢慢看", "同感{emo}", "转给需要的朋友",
-           "哈哈哈哈{emo}", "学到了", "mark一下")
-EMOTICONS = {"positive": POSITIVE_EMOTICONS, "negative": NEGATIVE_EMOTICONS,
-             "neutral": NEUTRAL_EMOTICONS}
+REPLIES = (
+    "真的吗，我下次试试",
+    "不客气～",
+    "谢谢！",
+    "哈哈是的{emo}",
+    "在{city}",
+    "私信你了",
+    "好的好的",
+    "同感{emo}",
+    "我也想知道",
+    "下次一起{emo}",
+    "有道理",
+    "哈哈哈哈哈",
+)
+REPOSTS = (
+    "转发微博",
+    "马住",
+    "{emo}",
+    "说得好",
+    "码住慢慢看",
+    "同感{emo}",
+    "转给需要的朋友",
+    "哈哈哈哈{emo}",
+    "学到了",
+    "mark一下",
+)
+EMOTICONS = {
+    "positive": POSITIVE_EMOTICONS,
+    "negative": NEGATIVE_EMOTICONS,
+    "neutral": NEUTRAL_EMOTICONS,
+}
 
 
 def _emo(rng: random.Random, sentiment: str) -> str:
@@ -118,16 +174,35 @@ def _emo(rng: random.Random, sentiment: str) -> str:
     return ""
 
 
-def slots(rng: random.Random, it: Interest, sentiment: str) -> dict[str, object]:
-    """Every value a template may ask for, drawn once per piece of text."""
-    item, item2 = rng.sample(it.items, 2)
-    return {
-        "item": item, "item2": item2, "place": rng.choice(it.places), "verb": it.verb,
-        "good": rng.choice(it.good), "bad": rng.choice(it.bad), "meh": rng.choice(it.meh),
-        "ask": rng.choice(it.asks), "want": rng.choice(it.wants), "city": rng.choice(CITIES),
-        "n": rng.randint(2, 120), "price": rng.choice((39, 88, 199, 299, 500, 1000, 2000, 3000)),
-        "emo": _emo(rng, sentiment),
-    }
+class Slots(dict[str, object]):
+    """The values a template asks for, drawn only when asked (``str.format_map``)."""
+
+    def __init__(self, rng: random.Random, it: Interest, sentiment: str) -> None:
+        super().__init__(verb=it.verb)
+        self.rng, self.it, self.sentiment = rng, it, sentiment
+
+    def __missing__(self, key: str) -> object:
+        rng, it = self.rng, self.it
+        draw = {
+            "item": lambda: rng.choice(it.items),
+            "item2": lambda: rng.choice([i for i in it.items if i != self.get("item")]),
+            "place": lambda: rng.choice(it.places),
+            "good": lambda: rng.choice(it.good),
+            "bad": lambda: rng.choice(it.bad),
+            "meh": lambda: rng.choice(it.meh),
+            "ask": lambda: rng.choice(it.asks),
+            "want": lambda: rng.choice(it.wants),
+            "city": lambda: rng.choice(CITIES),
+            "n": lambda: rng.randint(2, 120),
+            "price": lambda: rng.choice((39, 88, 199, 299, 500, 1000, 2000, 3000)),
+            "emo": lambda: _emo(rng, self.sentiment),
+        }[key]
+        self[key] = value = draw()
+        return value
+
+
+def fill(template: str, rng: random.Random, it: Interest, sentiment: str) -> str:
+    return template.format_map(Slots(rng, it, sentiment))
 
 
 def _core(rng: random.Random, it: Interest, sentiment: str, intent: str) -> str:
@@ -137,7 +212,7 @@ def _core(rng: random.Random, it: Interest, sentiment: str, intent: str) -> str:
         template = rng.choice(PURCHASE)
     else:
         template = rng.choice(SHARE[sentiment])
-    return template.format(**slots(rng, it, sentiment))
+    return fill(template, rng, it, sentiment)
 
 
 def brand_line(rng: random.Random, brand: Brand, sentiment: str, intent: str) -> str:
@@ -153,20 +228,21 @@ def brand_line(rng: random.Random, brand: Brand, sentiment: str, intent: str) ->
 def _long_body(rng: random.Random, it: Interest, sentiment: str) -> str:
     pool = {"positive": it.good, "negative": it.bad, "neutral": it.meh}[sentiment]
     lines = [rng.choice(LONG_OPENERS)]
-    steps = LONG_STEPS[: rng.randint(4, len(LONG_STEPS))]
-    for step in steps:
-        picked = rng.choice(pool if rng.random() < 0.7 else it.meh)
-        lines.append(f"{step}{rng.choice(it.items)}{picked}。")
+    steps = LONG_STEPS[: rng.randint(5, len(LONG_STEPS))]
+    said = rng.sample(pool + it.meh, len(steps))
+    for step, item, said_ in zip(steps, rng.sample(it.items, len(steps)), said, strict=True):
+        lines.append(f"{step}{item}{said_}。")
     lines.append(f"顺便问一句：{rng.choice(it.asks)}")
     lines.append(rng.choice(LONG_CLOSERS).format(emo=_emo(rng, sentiment)))
     return "\n".join(lines)
 
 
-def _with_topics(rng: random.Random, text: str, topics: list[str]) -> str:
+def _with_topics(rng: random.Random, text: str, topics: list[str], lead: bool = False) -> str:
+    """Topics go first or last; long posts lead with them so the feed's cut keeps them."""
     marks = "".join(f"#{t}#" for t in topics)
     if not marks:
         return text
-    return f"{marks}{text}" if rng.random() < 0.6 else f"{text} {marks}"
+    return f"{marks}{text}" if lead or rng.random() < 0.6 else f"{text} {marks}"
 
 
 def _with_mention(rng: random.Random, text: str, name: str | None) -> str:
@@ -194,11 +270,11 @@ def compose_post(
         text = brand_line(rng, brand, sentiment, intent)
     else:
         text = _core(rng, it, sentiment, intent)
-    return _with_mention(rng, _with_topics(rng, text, topics), mention)
+    return _with_mention(rng, _with_topics(rng, text, topics, lead=long), mention)
 
 
 def compose_comment(rng: random.Random, it: Interest, sentiment: Sentiment) -> str:
-    return rng.choice(COMMENTS[sentiment]).format(**slots(rng, it, sentiment))
+    return fill(rng.choice(COMMENTS[sentiment]), rng, it, sentiment)
 
 
 def compose_reply(rng: random.Random, to_name: str) -> str:
