@@ -29,7 +29,9 @@ def run_crawl(settings: Settings, campaigns: list[str] | None = None) -> dict[st
 
     if not settings.campaigns:
         raise CrawlError("no campaigns to crawl: add a [campaigns.NAME] table to the settings file")
-    process = CrawlerProcess(scrapy_settings(settings), install_root_handler=not logging.getLogger().handlers)
+    process = CrawlerProcess(
+        scrapy_settings(settings), install_root_handler=not logging.getLogger().handlers
+    )
     crawler = process.create_crawler(WeiboSpider)
     process.crawl(crawler, settings=settings, campaigns=campaigns)
     process.start()
@@ -60,7 +62,9 @@ def summarize(stats: dict[str, Any]) -> dict[str, int]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m crawlers.crawl", description=__doc__)
-    parser.add_argument("--settings", default="settings.toml", help="settings file (default: settings.toml)")
+    parser.add_argument(
+        "--settings", default="settings.toml", help="settings file (default: settings.toml)"
+    )
     parser.add_argument("--campaign", action="append", help="crawl only this campaign (repeatable)")
     args = parser.parse_args(argv)
     try:

@@ -61,9 +61,13 @@ class BanDetectionMiddleware:
     def from_crawler(cls, crawler: Crawler) -> BanDetectionMiddleware:
         return cls(crawler)
 
-    def process_response(self, request: Request, response: Response, spider: Any = None) -> Response:
+    def process_response(
+        self, request: Request, response: Response, spider: Any = None
+    ) -> Response:
         if response.status in BAN_STATUSES or is_captcha(response):
-            signal = f"HTTP {response.status}" if response.status in BAN_STATUSES else "a captcha page"
+            signal = (
+                f"HTTP {response.status}" if response.status in BAN_STATUSES else "a captcha page"
+            )
             logger.error("ban signal (%s) at %s: closing the crawl", signal, request.url)
             if self.crawler.stats is not None:
                 self.crawler.stats.inc_value("tingfeng/ban_signals")

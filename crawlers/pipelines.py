@@ -113,8 +113,12 @@ class StorePipeline(_Step):
 
     batch_size = 500
 
-    def __init__(self, crawler: Crawler | None = None, engine: Engine | None = None,
-                 settings: Settings | None = None) -> None:
+    def __init__(
+        self,
+        crawler: Crawler | None = None,
+        engine: Engine | None = None,
+        settings: Settings | None = None,
+    ) -> None:
         super().__init__(crawler)
         self.settings = settings
         self.engine = engine
@@ -169,8 +173,12 @@ class MentionPipeline(_Step):
     this crawl, then the Account table) and upserts ``mention`` interactions. Unknown names are
     skipped and counted (``mentions_unresolved``)."""
 
-    def __init__(self, crawler: Crawler | None = None, engine: Engine | None = None,
-                 settings: Settings | None = None) -> None:
+    def __init__(
+        self,
+        crawler: Crawler | None = None,
+        engine: Engine | None = None,
+        settings: Settings | None = None,
+    ) -> None:
         super().__init__(crawler)
         self.settings = settings
         self.engine = engine
@@ -191,13 +199,24 @@ class MentionPipeline(_Step):
             self.names[(item.platform, name)] = item.platform_id  # type: ignore[attr-defined]
         elif TYPE_OF.get(type(item)) == "post":
             for mentioned in getattr(item, "mentions", []) or []:
-                self.pending.append((item.platform, item.author_id, mentioned, item.platform_id,  # type: ignore[attr-defined]
-                                     item.created_at))  # type: ignore[attr-defined]
+                self.pending.append(
+                    (
+                        item.platform,
+                        item.author_id,
+                        mentioned,
+                        item.platform_id,  # type: ignore[attr-defined]
+                        item.created_at,
+                    )
+                )  # type: ignore[attr-defined]
         return item
 
     def close_spider(self, spider: Any = None) -> None:
         if self.pending and self.engine is not None:
-            self.resolve_and_store()
+            try:
+                self.resolve_and_store()
+            except SQLAlchemyError as exc:
+                self.count("store_failed", len(self.pending))
+                logger.error("mentions were not stored (rolled back): %s", exc)
         if self.engine is not None and self.settings is not None:
             self.engine.dispose()
 
@@ -206,10 +225,21 @@ class MentionPipeline(_Step):
         assert self.engine is not None
         with Session(self.engine) as session, session.begin():
             uids = self._lookup(session)
-            rows = [InteractionIn(platform=p, kind="mention", src_id=src, dst_id=uids[(p, name)],
-                                  post_id=pid, created_at=at).model_dump()
-                    for p, src, name, pid, at in self.pending if (p, name) in uids]
-            upsert(session, Interaction, rows, ITEM_MODELS["interaction"][2], update=("created_at",))
+            rows = [
+                InteractionIn(
+                    platform=p,
+                    kind="mention",
+                    src_id=src,
+                    dst_id=uids[(p, name)],
+                    post_id=pid,
+                    created_at=at,
+                ).model_dump()
+                for p, src, name, pid, at in self.pending
+                if (p, name) in uids
+            ]
+            upsert(
+                session, Interaction, rows, ITEM_MODELS["interaction"][2], update=("created_at",)
+            )
         unresolved = len(self.pending) - len(rows)
         self.count("mentions", len(rows))
         if unresolved:
@@ -228,7 +258,9 @@ class MentionPipeline(_Step):
             ordered = sorted(names)
             for start in range(0, len(ordered), 500):
                 stmt = select(Account.name, Account.platform_id).where(
-                    Account.platform == platform, col(Account.name).in_(ordered[start : start + 500]))
+                    Account.platform == platform,
+                    col(Account.name).in_(ordered[start : start + 500]),
+                )
                 for name, uid in session.exec(stmt):
                     uids[(platform, name)] = uid
         return uids

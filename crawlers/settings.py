@@ -49,6 +49,8 @@ def scrapy_settings(settings: Settings) -> dict[str, Any]:
         "COOKIES_ENABLED": False,
         "ITEM_PIPELINES": dict(ITEM_PIPELINES),
         "DOWNLOADER_MIDDLEWARES": dict(DOWNLOADER_MIDDLEWARES),
-        "DEFAULT_REQUEST_HEADERS": {"Accept": "application/json, text/plain, */*",
-                                    "Accept-Language": "zh-CN,zh;q=0.9"},
+        "DEFAULT_REQUEST_HEADERS": {
+            "Accept": "application/json, text/plain, */*",
+            "Accept-Language": "zh-CN,zh;q=0.9",
+        },
     }

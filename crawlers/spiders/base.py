@@ -88,8 +88,12 @@ class RunBook:
             session.commit()
 
     def _row(self, target: Target) -> CrawlRun:
-        return CrawlRun(platform=self.platform, spider=self.spider, target=target.key,
-                        campaign=",".join(target.campaigns))
+        return CrawlRun(
+            platform=self.platform,
+            spider=self.spider,
+            target=target.key,
+            campaign=",".join(target.campaigns),
+        )
 
 
 class BaseSpider(scrapy.Spider):
@@ -97,13 +101,17 @@ class BaseSpider(scrapy.Spider):
 
     platform = ""
 
-    def __init__(self, settings: Settings, campaigns: list[str] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, settings: Settings, campaigns: list[str] | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.tf_settings = settings
         unknown = sorted(set(campaigns or []) - set(settings.campaigns))
         if unknown:
-            raise CrawlError(f"unknown campaign(s) {', '.join(unknown)}; known: "
-                             f"{', '.join(sorted(settings.campaigns)) or 'none'} (see [campaigns.*])")
+            raise CrawlError(
+                f"unknown campaign(s) {', '.join(unknown)}; known: "
+                f"{', '.join(sorted(settings.campaigns)) or 'none'} (see [campaigns.*])"
+            )
         self.campaign_names = list(campaigns) if campaigns else sorted(settings.campaigns)
         self.runbook = RunBook(self.platform, self.name or "")
         self.engine: Engine | None = None
@@ -162,10 +170,14 @@ class BaseSpider(scrapy.Spider):
         try:
             return json.loads(response.text)
         except (ValueError, AttributeError) as exc:
-            self.count_error(response.url, response.meta.get("target"), f"a body that is not JSON ({exc})")
+            self.count_error(
+                response.url, response.meta.get("target"), f"a body that is not JSON ({exc})"
+            )
             return None
 
     def on_error(self, failure: Any) -> None:
         """Errback: a request that failed for good (after retries) counts as an error."""
         request = failure.request
-        self.count_error(request.url, request.meta.get("target"), f"a failed request ({failure.value!r})")
+        self.count_error(
+            request.url, request.meta.get("target"), f"a failed request ({failure.value!r})"
+        )

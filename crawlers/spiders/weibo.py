@@ -33,15 +33,23 @@ PAGING = {
     "fans": ("cardlistInfo", "since_id", "since_id"),
 }
 #: the ``[crawl]`` setting that caps each kind of list
-LIMITS = {"search": "max_pages", "supertopic": "max_pages", "timeline": "timeline_pages",
-          "fans": "fan_pages", "comments": "comment_pages", "reposts": "repost_pages"}
+LIMITS = {
+    "search": "max_pages",
+    "supertopic": "max_pages",
+    "timeline": "timeline_pages",
+    "fans": "fan_pages",
+    "comments": "comment_pages",
+    "reposts": "repost_pages",
+}
 
 
 class WeiboSpider(BaseSpider):
     name = "weibo"
     platform = wp.PLATFORM
 
-    def __init__(self, settings: Settings, campaigns: list[str] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, settings: Settings, campaigns: list[str] | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(settings, campaigns, **kwargs)
         self.crawl = settings.crawl
         self.base_url = settings.crawl.base_url
@@ -55,8 +63,13 @@ class WeiboSpider(BaseSpider):
         for name in self.campaign_names:
             camp = self.tf_settings.campaigns[name]
             keyed = [(f"tag:{t}", self._tag_requests(t)) for t in camp.tags]
-            keyed += [(f"topic:{t}", self._search_requests(f"100103type=1&q=#{t}#")) for t in camp.topics]
-            keyed += [(f"keyword:{k}", self._search_requests(f"100103type=1&q={k}")) for k in camp.keywords]
+            keyed += [
+                (f"topic:{t}", self._search_requests(f"100103type=1&q=#{t}#")) for t in camp.topics
+            ]
+            keyed += [
+                (f"keyword:{k}", self._search_requests(f"100103type=1&q={k}"))
+                for k in camp.keywords
+            ]
             keyed += [(f"supertopic:{s}", self._supertopic_requests(s)) for s in camp.supertopics]
             keyed += [(f"account:{a}", self._account_requests(a)) for a in camp.accounts]
             for key, make in keyed:
@@ -80,7 +93,9 @@ class WeiboSpider(BaseSpider):
 
     def _supertopic_requests(self, name: str) -> Callable[[str], Iterable[scrapy.Request]]:
         cid = supertopic_containerid(name)
-        return lambda key: [self._list("supertopic", key, f"{cid}_-_sort_time", self.parse_posts, group_id=cid)]
+        return lambda key: [
+            self._list("supertopic", key, f"{cid}_-_sort_time", self.parse_posts, group_id=cid)
+        ]
 
     def _account_requests(self, uid: str) -> Callable[[str], Iterable[scrapy.Request]]:
         def make(key: str) -> Iterator[scrapy.Request]:
@@ -96,38 +111,75 @@ class WeiboSpider(BaseSpider):
     def _url(self, path: str, **params: Any) -> str:
         return f"{self.base_url}{path}?{urlencode(params)}"
 
-    def _request(self, url: str, callback: Callable[..., Any], target: str, **meta: Any) -> scrapy.Request:
-        return scrapy.Request(url, callback=callback, errback=self.on_error, meta={"target": target, **meta})
+    def _request(
+        self, url: str, callback: Callable[..., Any], target: str, **meta: Any
+    ) -> scrapy.Request:
+        return scrapy.Request(
+            url, callback=callback, errback=self.on_error, meta={"target": target, **meta}
+        )
 
-    def _list(self, kind: str, target: str, cid: str, callback: Callable[..., Any],
-              cursor: str | None = None, n: int = 1, **meta: Any) -> scrapy.Request:
+    def _list(
+        self,
+        kind: str,
+        target: str,
+        cid: str,
+        callback: Callable[..., Any],
+        cursor: str | None = None,
+        n: int = 1,
+        **meta: Any,
+    ) -> scrapy.Request:
         params: dict[str, Any] = {"containerid": cid}
         if cursor is not None:
             params[PAGING[kind][2]] = cursor
-        return self._request(self._url("/api/container/getIndex", **params), callback, target,
-                             kind=kind, cid=cid, n=n, **meta)
+        return self._request(
+            self._url("/api/container/getIndex", **params),
+            callback,
+            target,
+            kind=kind,
+            cid=cid,
+            n=n,
+            **meta,
+        )
 
-    def _profile_requests(self, target: str, uid: str, always: bool = False) -> Iterator[scrapy.Request]:
+    def _profile_requests(
+        self, target: str, uid: str, always: bool = False
+    ) -> Iterator[scrapy.Request]:
         if always or self.crawl.fetch_profiles:
-            yield self._request(self._url("/api/container/getIndex", containerid=f"100505{uid}"),
-                                self.parse_profile, target, uid=uid)
-            yield self._request(self._url("/api/container/getIndex", containerid=f"230283{uid}_-_INFO"),
-                                self.parse_info, target, uid=uid)
+            yield self._request(
+                self._url("/api/container/getIndex", containerid=f"100505{uid}"),
+                self.parse_profile,
+                target,
+                uid=uid,
+            )
+            yield self._request(
+                self._url("/api/container/getIndex", containerid=f"230283{uid}_-_INFO"),
+                self.parse_info,
+                target,
+                uid=uid,
+            )
 
     def _fan_requests(self, target: str, uid: str) -> Iterator[scrapy.Request]:
         if self.crawl.fan_pages:
             yield self._list("fans", target, f"231051_-_fans_-_{uid}", self.parse_fans, uid=uid)
 
-    def _comments(self, target: str, post: dict[str, Any], max_id: str | None = None, n: int = 1) -> scrapy.Request:
+    def _comments(
+        self, target: str, post: dict[str, Any], max_id: str | None = None, n: int = 1
+    ) -> scrapy.Request:
         params = {"id": post["id"], "mid": post["id"], "max_id_type": 0}
         if max_id:
             params["max_id"] = max_id
-        return self._request(self._url("/comments/hotflow", **params), self.parse_comments, target,
-                             post=post, n=n)
+        return self._request(
+            self._url("/comments/hotflow", **params), self.parse_comments, target, post=post, n=n
+        )
 
     def _reposts(self, target: str, post: dict[str, Any], page: int = 1) -> scrapy.Request:
-        return self._request(self._url("/api/statuses/repostTimeline", id=post["id"], page=page),
-                             self.parse_reposts, target, post=post, n=page)
+        return self._request(
+            self._url("/api/statuses/repostTimeline", id=post["id"], page=page),
+            self.parse_reposts,
+            target,
+            post=post,
+            n=page,
+        )
 
     # --- shared steps ------------------------------------------------------------------------
 
@@ -144,11 +196,20 @@ class WeiboSpider(BaseSpider):
             return None
         return data if ok else None
 
-    def _safe(self, response: Response, fn: Callable[..., list[dict[str, Any]]], *args: Any, **kw: Any) -> list[dict[str, Any]]:
+    def _safe(
+        self, response: Response, fn: Callable[..., list[dict[str, Any]]], *args: Any, **kw: Any
+    ) -> list[dict[str, Any]]:
         """``fn(*args)``'s items; a parse failure is logged, counted and skipped."""
         try:
             items = fn(*args, **kw)
-        except (wp.ParseError, KeyError, TypeError, AttributeError, ValueError, StopIteration) as exc:
+        except (
+            wp.ParseError,
+            KeyError,
+            TypeError,
+            AttributeError,
+            ValueError,
+            StopIteration,
+        ) as exc:
             self.count_error(response.url, response.meta.get("target"), f"an object ({exc!r})")
             return []
         self.count_items(response, len(items))
@@ -163,7 +224,9 @@ class WeiboSpider(BaseSpider):
             return False
         if response.meta.get("n", 1) < self._limit(kind):
             return True
-        self.note(response, f"{kind}: stopped at {LIMITS[kind]}={self._limit(kind)}, more available")
+        self.note(
+            response, f"{kind}: stopped at {LIMITS[kind]}={self._limit(kind)}, more available"
+        )
         return False
 
     def _next_list_page(self, response: Response, data: Any) -> Out:
@@ -172,8 +235,15 @@ class WeiboSpider(BaseSpider):
         cursor = wp.next_cursor(data, block, key)
         if self._more(response, meta["kind"], cursor is not None):
             extra = {k: meta[k] for k in ("group_id", "uid") if k in meta}
-            yield self._list(meta["kind"], meta["target"], meta["cid"], response.request.callback,
-                             cursor=cursor, n=meta["n"] + 1, **extra)
+            yield self._list(
+                meta["kind"],
+                meta["target"],
+                meta["cid"],
+                response.request.callback,
+                cursor=cursor,
+                n=meta["n"] + 1,
+                **extra,
+            )
 
     # --- callbacks ---------------------------------------------------------------------------
 
@@ -184,7 +254,9 @@ class WeiboSpider(BaseSpider):
             return
         group_id = response.meta.get("group_id")
         if group_id:
-            yield from self._safe(response, lambda: [g for g in [wp.supertopic_group(data, group_id)] if g])
+            yield from self._safe(
+                response, lambda: [g for g in [wp.supertopic_group(data, group_id)] if g]
+            )
         for mblog in self._safe_cards(response, wp.mblog_cards, data):
             items = self._safe(response, wp.mblog_items, mblog, group_id=group_id)
             yield from items
@@ -192,22 +264,33 @@ class WeiboSpider(BaseSpider):
                 yield from self._follow_post(response, mblog, items)
         yield from self._next_list_page(response, data)
 
-    def _safe_cards(self, response: Response, fn: Callable[[Any], Iterator[Any]], data: Any) -> list[Any]:
+    def _safe_cards(
+        self, response: Response, fn: Callable[[Any], Iterator[Any]], data: Any
+    ) -> list[Any]:
         try:
             return list(fn(data))
         except wp.ParseError as exc:
             self.count_error(response.url, response.meta.get("target"), str(exc))
             return []
 
-    def _follow_post(self, response: Response, mblog: dict[str, Any], items: list[dict[str, Any]]) -> Out:
+    def _follow_post(
+        self, response: Response, mblog: dict[str, Any], items: list[dict[str, Any]]
+    ) -> Out:
         target = response.meta["target"]
         main = next(i for i in items if i["item_type"] == "post")
         pid, author = main["platform_id"], main["author_id"]
         if pid not in self._seen_posts:
             self._seen_posts.add(pid)
-            post = {"id": pid, "author": author, "root": main.get("root_id") or pid, "kind": main["kind"]}
+            post = {
+                "id": pid,
+                "author": author,
+                "root": main.get("root_id") or pid,
+                "kind": main["kind"],
+            }
             if mblog.get("isLongText") is True:
-                yield self._request(self._url("/statuses/extend", id=pid), self.parse_extend, target, post=post)
+                yield self._request(
+                    self._url("/statuses/extend", id=pid), self.parse_extend, target, post=post
+                )
             if self.crawl.comment_pages and main.get("comments_count") != 0:
                 yield self._comments(target, post)
             if self.crawl.repost_pages and main.get("reposts_count") != 0:
@@ -248,7 +331,11 @@ class WeiboSpider(BaseSpider):
         if data is None:
             return
         for user in self._safe_cards(response, wp.user_cards, data):
-            yield from self._safe(response, lambda u: wp.fan_items({"cards": [{"user": u}]}, response.meta["uid"]), user)
+            yield from self._safe(
+                response,
+                lambda u: wp.fan_items({"cards": [{"user": u}]}, response.meta["uid"]),
+                user,
+            )
         yield from self._next_list_page(response, data)
 
     def parse_extend(self, response: Response) -> Out:
@@ -275,7 +362,9 @@ class WeiboSpider(BaseSpider):
             return
         post, page = response.meta["post"], response.meta["n"]
         for mblog in _objects(data, "data"):
-            yield from self._safe(response, wp.repost_items, mblog, post["id"], post["root"], post["author"])
+            yield from self._safe(
+                response, wp.repost_items, mblog, post["id"], post["root"], post["author"]
+            )
         pages = wp.parse_count(data.get("max")) if isinstance(data, dict) else None
         if self._more(response, "reposts", pages is not None and page < pages):
             yield self._reposts(response.meta["target"], post, page + 1)

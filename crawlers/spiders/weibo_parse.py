@@ -15,7 +15,14 @@ from datetime import datetime
 from typing import Any
 
 from crawlers.errors import CrawlError
-from crawlers.spiders.text import mentions, parse_count, parse_created_at, supertopic_links, text_plain, topics
+from crawlers.spiders.text import (
+    mentions,
+    parse_count,
+    parse_created_at,
+    supertopic_links,
+    text_plain,
+    topics,
+)
 
 PLATFORM = "weibo"
 Item = dict[str, Any]
@@ -31,7 +38,9 @@ class ParseError(CrawlError):
 
 def item(item_type: str, **fields: Any) -> Item:
     """An item dict for the pipelines: ``None`` values are left out (unknown, keep stored)."""
-    return {"item_type": item_type, "platform": PLATFORM} | {k: v for k, v in fields.items() if v is not None}
+    return {"item_type": item_type, "platform": PLATFORM} | {
+        k: v for k, v in fields.items() if v is not None
+    }
 
 
 def _id(obj: Any, key: str, what: str) -> str:
@@ -181,11 +190,17 @@ def _first(obj: dict[str, Any], *keys: str) -> Any:
     return next((obj[k] for k in keys if obj.get(k) is not None), None)
 
 
-def interaction(kind: str, src: str, dst: str, post_id: str = "", created_at: datetime | None = None) -> Item:
-    return item("interaction", kind=kind, src_id=src, dst_id=dst, post_id=post_id, created_at=created_at)
+def interaction(
+    kind: str, src: str, dst: str, post_id: str = "", created_at: datetime | None = None
+) -> Item:
+    return item(
+        "interaction", kind=kind, src_id=src, dst_id=dst, post_id=post_id, created_at=created_at
+    )
 
 
-def mblog_items(mblog: Any, *, group_id: str | None = None, now: datetime | None = None) -> list[Item]:
+def mblog_items(
+    mblog: Any, *, group_id: str | None = None, now: datetime | None = None
+) -> list[Item]:
     """Items of one MBLOG of a list: its author, the post, super-topic groups it links, and for
     a repost the original post, its author and the repost interaction."""
     retweeted = mblog.get("retweeted_status") if isinstance(mblog, dict) else None
@@ -194,10 +209,21 @@ def mblog_items(mblog: Any, *, group_id: str | None = None, now: datetime | None
         return items + link_groups(mblog)
     original = mblog_items(retweeted, now=now)
     orig_post = next(i for i in original if i["item_type"] == "post")
-    repost = post(mblog, kind="repost", parent_id=orig_post["platform_id"],
-                  root_id=orig_post.get("root_id") or orig_post["platform_id"], group_id=group_id, now=now)
-    edge = interaction("repost", repost["author_id"], orig_post["author_id"], repost["platform_id"],
-                       repost.get("created_at"))
+    repost = post(
+        mblog,
+        kind="repost",
+        parent_id=orig_post["platform_id"],
+        root_id=orig_post.get("root_id") or orig_post["platform_id"],
+        group_id=group_id,
+        now=now,
+    )
+    edge = interaction(
+        "repost",
+        repost["author_id"],
+        orig_post["author_id"],
+        repost["platform_id"],
+        repost.get("created_at"),
+    )
     return [account(_get_user(mblog)), repost, edge, *original, *link_groups(mblog)]
 
 
@@ -210,7 +236,9 @@ def link_groups(mblog: Any) -> list[Item]:
     text = mblog.get("text") if isinstance(mblog, dict) else None
     if not isinstance(text, str):
         return []
-    return [item("group", platform_id=cid, name=name) for cid, name in supertopic_links(text) if name]
+    return [
+        item("group", platform_id=cid, name=name) for cid, name in supertopic_links(text) if name
+    ]
 
 
 def supertopic_group(data: Any, containerid: str) -> Item | None:
@@ -218,8 +246,12 @@ def supertopic_group(data: Any, containerid: str) -> Item | None:
     info = _dict(data, "super-topic feed").get("pageInfo")
     if not isinstance(info, dict) or not isinstance(info.get("page_title"), str):
         return None
-    return item("group", platform_id=containerid[:38], name=info["page_title"].strip(),
-                description=_str(info, "desc"))
+    return item(
+        "group",
+        platform_id=containerid[:38],
+        name=info["page_title"].strip(),
+        description=_str(info, "desc"),
+    )
 
 
 def long_text(data: Any, post_item: Item) -> Item:
@@ -228,30 +260,49 @@ def long_text(data: Any, post_item: Item) -> Item:
     if not isinstance(content, str):
         raise ParseError("long text", "no 'longTextContent'")
     plain = text_plain(content)
-    return item("post", platform_id=post_item["platform_id"], kind=post_item.get("kind", "post"),
-                author_id=post_item["author_id"], text=content, text_plain=plain, truncated=False,
-                topics=topics(plain), mentions=mentions(content, plain))
+    return item(
+        "post",
+        platform_id=post_item["platform_id"],
+        kind=post_item.get("kind", "post"),
+        author_id=post_item["author_id"],
+        text=content,
+        text_plain=plain,
+        truncated=False,
+        topics=topics(plain),
+        mentions=mentions(content, plain),
+    )
 
 
 # --- comments and reposts --------------------------------------------------------------------
 
 
-def comment_items(comment: Any, post_id: str, post_author: str, now: datetime | None = None) -> list[Item]:
+def comment_items(
+    comment: Any, post_id: str, post_author: str, now: datetime | None = None
+) -> list[Item]:
     """A hotflow COMMENT: commenter, the comment, the comment interaction, and its sub-comments
     (each a reply to the comment: parent = the comment, interaction towards its author)."""
     c = post(comment, kind="comment", parent_id=post_id, root_id=post_id, now=now)
-    items = [account(comment["user"]), c,
-             interaction("comment", c["author_id"], post_author, c["platform_id"], c.get("created_at"))]
+    items = [
+        account(comment["user"]),
+        c,
+        interaction("comment", c["author_id"], post_author, c["platform_id"], c.get("created_at")),
+    ]
     subs = comment.get("comments")
     for sub in subs if isinstance(subs, list) else []:
         s = post(sub, kind="comment", parent_id=c["platform_id"], root_id=post_id, now=now)
-        items += [account(sub["user"]), s,
-                  interaction("comment", s["author_id"], c["author_id"], s["platform_id"], s.get("created_at"))]
+        items += [
+            account(sub["user"]),
+            s,
+            interaction(
+                "comment", s["author_id"], c["author_id"], s["platform_id"], s.get("created_at")
+            ),
+        ]
     return items
 
 
-def repost_items(mblog: Any, post_id: str, root_id: str, post_author: str,
-                 now: datetime | None = None) -> list[Item]:
+def repost_items(
+    mblog: Any, post_id: str, root_id: str, post_author: str, now: datetime | None = None
+) -> list[Item]:
     """A repostTimeline MBLOG: reposter, the repost (parent = the post) and the interaction."""
     r = post(mblog, kind="repost", parent_id=post_id, root_id=root_id, now=now)
     edge = interaction("repost", r["author_id"], post_author, r["platform_id"], r.get("created_at"))
