@@ -37,6 +37,9 @@ def _setup_logging(verbose: int) -> None:
     logging.basicConfig(
         level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
+    # the handler filters too: Scrapy sets its own loggers to DEBUG when a crawl starts
+    for handler in logging.getLogger().handlers:
+        handler.setLevel(level)
 
 
 @click.group(cls=TingfengGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -56,7 +59,7 @@ def cli(ctx: click.Context, settings_path: Path, verbose: int) -> None:
     Nothing is ever sent to a platform without a person's approval.
     """
     _setup_logging(verbose)
-    ctx.obj = Context(settings_path)
+    ctx.obj = Context(settings_path, verbose)
 
 
 @cli.command()

@@ -18,8 +18,9 @@ def clean(text: str, width: int | None = None) -> str:
 
 
 class Context:
-    def __init__(self, settings_path: Path) -> None:
+    def __init__(self, settings_path: Path, verbose: int = 0) -> None:
         self.settings_path = settings_path
+        self.verbose = verbose
         self._settings: Any = None
 
     @property

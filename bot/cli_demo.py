@@ -44,14 +44,15 @@ def _fresh_store(obj: Context) -> None:
 @click.pass_obj
 def demo(obj: Context, fresh: bool) -> None:
     """Run the whole loop on the sandbox platform and print the results."""
-    from crawlers.sandbox.process import SandboxProcess
-    from nlp.label import run as label_run
-
     from bot.drafts import run as draft_run
     from crawlers.crawl import run_crawl
+    from crawlers.sandbox.process import SandboxProcess
     from graph.score import run as rank_run
+    from nlp.label import run as label_run
 
     settings = obj.settings
+    if not obj.verbose:
+        settings.crawl.log_level = "WARNING"  # the demo's output is its summary
     if fresh:
         _fresh_store(obj)
     sb = settings.sandbox

@@ -29,14 +29,24 @@ def run_crawl(settings: Settings, campaigns: list[str] | None = None) -> dict[st
 
     if not settings.campaigns:
         raise CrawlError("no campaigns to crawl: add a [campaigns.NAME] table to the settings file")
-    process = CrawlerProcess(
-        scrapy_settings(settings), install_root_handler=not logging.getLogger().handlers
-    )
+    process = CrawlerProcess(_with_logging(scrapy_settings(settings)))
+    _hold_levels(settings.crawl.log_level)
     crawler = process.create_crawler(WeiboSpider)
     process.crawl(crawler, settings=settings, campaigns=campaigns)
     process.start()
     stats: dict[str, Any] = crawler.stats.get_stats() if crawler.stats else {}
     return summarize(stats)
+
+
+def _with_logging(scrapy: dict[str, Any]) -> dict[str, Any]:
+    # the caller's root handler when there is one (the CLI's), Scrapy's otherwise
+    return {**scrapy, "LOG_INSTALL_ROOT_HANDLER": not logging.getLogger().handlers}
+
+
+def _hold_levels(level: str) -> None:
+    # CrawlerProcess resets Scrapy's logger to DEBUG; hold it (and ours) at the configured level
+    for name in ("scrapy", "crawlers"):
+        logging.getLogger(name).setLevel(level)
 
 
 def summarize(stats: dict[str, Any]) -> dict[str, int]:
