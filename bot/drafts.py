@@ -6,7 +6,8 @@ audit event each. Three rules, one function each:
 
 * follow: the top ``follow_top_k`` users by overall influence whose posts carry one of the
   campaign's interests or whose profile tags match its tags;
-* reply: posts labelled as questions in the campaign's interests (``reply_to_questions``);
+* reply: posts labelled as questions in the campaign's interests (``reply_to_questions``),
+  at most one queued reply per author;
 * repost: positive posts (``sentiment_score >= repost_min_sentiment``) in the campaign's
   interests, best post of each author, most influential authors first, top ``repost_top_k``.
 
@@ -29,7 +30,14 @@ from typing import Any
 from sqlalchemy import Select, func, insert
 from sqlmodel import Session, col, select
 
-from bot.guardrails import capped, dedup_key, render_template, roundrobin, suppressed_accounts
+from bot.guardrails import (
+    capped,
+    dedup_key,
+    render_template,
+    roundrobin,
+    suppressed_accounts,
+    usable_templates,
+)
 from bot.review import SYSTEM_ACTOR, as_utc, expire_due
 from crawlers.config import BotSettings, Campaign, Settings
 from crawlers.models import (
@@ -47,6 +55,8 @@ from crawlers.models import (
 logger = logging.getLogger(__name__)
 
 Key = tuple[str, str]  # (platform, account platform id)
+#: statuses of drafts still in the queue
+QUEUED = ("pending", "edited", "approved")
 #: supporting posts quoted in a follow draft's evidence
 EVIDENCE_POSTS = 3
 EVIDENCE_TEXT_CHARS = 500
@@ -95,6 +105,10 @@ class Context:
     names: dict[Key, str]
     tags: dict[Key, list[str]]
     suppressed: set[Key]
+    #: (campaign, platform, account) with a reply still in the queue (pending, edited, approved)
+    replying: set[tuple[str, str, str]] = field(default_factory=set)
+    #: dedup keys of every draft so far, whatever its status
+    drafted: set[str] = field(default_factory=set)
     by_author: dict[Key, list[LabeledPost]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -214,7 +228,16 @@ def load_context(session: Session, label_version: str | None = None) -> Context:
         names={(p, a): n for p, a, n, _ in accounts},
         tags={(p, a): list(t or ()) for p, a, _, t in accounts if t},
         suppressed=suppressed_accounts(session),
+        replying=_queued_replies(session),
+        drafted=set(session.exec(select(Draft.dedup_key)).all()),
     )
+
+
+def _queued_replies(session: Session) -> set[tuple[str, str, str]]:
+    stmt = select(Draft.campaign, Draft.platform, Draft.target_account).where(
+        Draft.kind == "reply", col(Draft.status).in_(QUEUED)
+    )
+    return {(c, p, a) for c, p, a in session.exec(stmt)}
 
 
 # --- evidence --------------------------------------------------------------------------------
@@ -273,25 +296,9 @@ def _topic(post: LabeledPost, camp: Campaign) -> str:
     return ""
 
 
-def _fill(
-    templates: Sequence[str], proposal_key: str, values: dict[str, str], where: str
-) -> str | None:
-    """A template (chosen stably per target) filled in; ``None`` after logging if it is broken."""
-    if not templates:
-        logger.warning("%s: no templates configured; nothing drafted", where)
-        return None
-    index = zlib.crc32(proposal_key.encode("utf-8")) % len(templates)
-    try:
-        return render_template(templates[index], values)
-    except (ValueError, IndexError, KeyError, AttributeError, TypeError) as exc:
-        logger.warning(
-            "%s: template %d %r is broken (%s); skipped. Fix it in [bot] of the settings.",
-            where,
-            index,
-            templates[index],
-            exc,
-        )
-        return None
+def _pick(templates: Sequence[str], proposal_key: str) -> str:
+    """One of the templates, the same one for the same target on every run."""
+    return templates[zlib.crc32(proposal_key.encode("utf-8")) % len(templates)]
 
 
 def _text_proposal(
@@ -303,16 +310,14 @@ def _text_proposal(
     why: str,
     post: LabeledPost,
     templates: Sequence[str],
-) -> Proposal | None:
+) -> Proposal:
     key = dedup_key(name, kind, post.platform, post.author_id, post.platform_id)
     values = {
         "name": ctx.names.get(post.author, ""),
         "topic": _topic(post, camp),
         "brand": camp.brand,
     }
-    text = _fill(templates, key, values, f"campaign {name} {kind}_templates")
-    if text is None:
-        return None
+    text = render_template(_pick(templates, key), values)
     evidence = _evidence(
         ctx,
         post.author,
@@ -376,8 +381,13 @@ def _follow(
 
 
 def reply_rule(ctx: Context, name: str, camp: Campaign, bot: BotSettings) -> Iterator[Proposal]:
-    """Questions in the campaign's interests, authors by influence, newest first."""
-    if not bot.reply_to_questions:
+    """Questions in the campaign's interests, authors by influence, newest first.
+
+    One reply per author in the queue: an author with a reply still pending, edited or approved
+    gets no second one (the same text twice to one person reads as spam).
+    """
+    templates = usable_templates(bot.reply_templates, f"campaign {name}: [bot] reply_templates")
+    if not bot.reply_to_questions or not templates:
         return
     interests = set(camp.interests)
     posts = [
@@ -386,44 +396,45 @@ def reply_rule(ctx: Context, name: str, camp: Campaign, bot: BotSettings) -> Ite
         if "question" in p.intents and p.interests & interests and p.author not in ctx.suppressed
     ]
     posts.sort(key=lambda p: (ctx.author_order(p.author), -_timestamp(p), p.id))
+    answered = {(platform, account) for c, platform, account in ctx.replying if c == name}
     for post in posts:
+        key = dedup_key(name, "reply", post.platform, post.author_id, post.platform_id)
+        if post.author in answered or key in ctx.drafted:
+            continue
+        answered.add(post.author)
         why = f"asks a question about {', '.join(sorted(post.interests & interests))}"
-        proposal = _text_proposal(
-            ctx, name, camp, "reply", "reply_question", why, post, bot.reply_templates
-        )
-        if proposal is not None:
-            yield proposal
+        yield _text_proposal(ctx, name, camp, "reply", "reply_question", why, post, templates)
 
 
 def repost_rule(ctx: Context, name: str, camp: Campaign, bot: BotSettings) -> Iterator[Proposal]:
     """The most positive post of each of the most influential authors, top ``repost_top_k``."""
+    templates = usable_templates(bot.repost_templates, f"campaign {name}: [bot] repost_templates")
+    if not templates:
+        return
     interests = set(camp.interests)
+    best = _best_positive_posts(ctx, interests, bot.repost_min_sentiment)
+    ranked = sorted(best, key=lambda p: (ctx.author_order(p.author), -p.sentiment_score, p.id))
+    for post in ranked[: bot.repost_top_k]:
+        about = ", ".join(sorted(post.interests & interests))
+        why = f"positive ({post.sentiment_score:.2f}) about {about}"
+        yield _text_proposal(ctx, name, camp, "repost", "repost_positive", why, post, templates)
+
+
+def _best_positive_posts(ctx: Context, interests: set[str], minimum: float) -> list[LabeledPost]:
+    """Each author's most positive post in ``interests`` (comments cannot be reposted)."""
     best: dict[Key, LabeledPost] = {}
     for p in ctx.posts:
         if (
             p.kind != "comment"
             and p.sentiment == "positive"
-            and p.sentiment_score >= bot.repost_min_sentiment
+            and p.sentiment_score >= minimum
             and p.interests & interests
             and p.author not in ctx.suppressed
         ):
             held = best.get(p.author)
             if held is None or (p.sentiment_score, -p.id) > (held.sentiment_score, -held.id):
                 best[p.author] = p
-    ranked = sorted(
-        best.values(), key=lambda p: (ctx.author_order(p.author), -p.sentiment_score, p.id)
-    )
-    made = 0
-    for post in ranked:
-        if made >= bot.repost_top_k:
-            return
-        why = f"positive ({post.sentiment_score:.2f}) about {', '.join(sorted(post.interests & interests))}"
-        proposal = _text_proposal(
-            ctx, name, camp, "repost", "repost_positive", why, post, bot.repost_templates
-        )
-        if proposal is not None:
-            made += 1
-            yield proposal
+    return list(best.values())
 
 
 Rule = Callable[[Context, str, Campaign, BotSettings], Iterator[Proposal]]
@@ -463,7 +474,7 @@ def run(
     if not ctx.posts and not ctx.scores:
         logger.info("nothing to draft: no labelled posts and no influence scores yet")
         return 0
-    made = _insert(session, proposals(ctx, settings), settings, now)
+    made = _insert(session, proposals(ctx, settings), ctx.drafted, settings, now)
     logger.info("drafted %d new actions (labels %s)", made, ctx.label_version)
     return made
 
@@ -476,12 +487,14 @@ def _new_only(items: Iterable[Proposal], existing: set[str]) -> Iterator[Proposa
             yield proposal
 
 
-def _insert(session: Session, items: Iterable[Proposal], settings: Settings, now: datetime) -> int:
+def _insert(
+    session: Session,
+    items: Iterable[Proposal],
+    existing: set[str],
+    settings: Settings,
+    now: datetime,
+) -> int:
     """Insert the new proposals (bulk, Core rows: ORM objects cost ~1 ms each) and their audit."""
-    names = list(settings.campaigns)
-    existing = set(
-        session.exec(select(Draft.dedup_key).where(col(Draft.campaign).in_(names))).all()
-    )
     cap = settings.bot.max_drafts_per_run
     expires = now + timedelta(hours=settings.bot.draft_ttl_hours)
     rows = [_draft_row(p, now, expires) for p in capped(_new_only(items, existing), cap)]

@@ -10,12 +10,13 @@ import hashlib
 import itertools
 import logging
 import string
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
 from typing import TypeVar
 
 from sqlmodel import Session, select
 
-from crawlers.models import Suppression
+from crawlers.models import AuditEvent, Suppression
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +32,28 @@ def suppressed_accounts(session: Session) -> set[tuple[str, str]]:
     """Every suppressed ``(platform, account_id)``."""
     rows = session.exec(select(Suppression.platform, Suppression.account_id)).all()
     return {(platform, account_id) for platform, account_id in rows}
+
+
+def add_suppression(
+    session: Session, platform: str, account_id: str, actor: str, reason: str, now: datetime
+) -> Suppression:
+    """The suppression row for this account, added (with a ``suppressed`` audit event) if new.
+
+    The caller commits.
+    """
+    stmt = select(Suppression).where(
+        Suppression.platform == platform, Suppression.account_id == account_id
+    )
+    row = session.exec(stmt).first()
+    if row is not None:
+        return row
+    row = Suppression(
+        platform=platform, account_id=account_id, reason=reason, added_by=actor, added_at=now
+    )
+    detail = {"platform": platform, "account_id": account_id, "reason": reason}
+    session.add(row)
+    session.add(AuditEvent(at=now, actor=actor, action="suppressed", detail=detail))
+    return row
 
 
 def fit_key(key: str, limit: int = DEDUP_KEY_MAX) -> str:
@@ -52,26 +75,57 @@ class _SafeValues(dict[str, str]):
     """Unknown placeholders stay as written, so the reviewer sees them instead of a crash."""
 
     def __missing__(self, key: str) -> str:
-        logger.warning(
-            "template placeholder {%s} is unknown; known: %s",
-            key,
-            ", ".join(sorted(TEMPLATE_FIELDS)),
-        )
         return "{" + key + "}"
 
 
+def template_fields(template: str) -> set[str]:
+    """The placeholders of ``template``; ``ValueError`` if it is malformed or not plain names.
+
+    Attribute and index lookups (``{name.__class__}``, ``{name[0]}``) are refused: they are how
+    a format string reads more than it was given.
+    """
+    fields = set()
+    for _literal, name, _spec, _conv in string.Formatter().parse(template):
+        if name is not None and not name.isidentifier():
+            raise ValueError(f"placeholder {{{name}}} is not a plain name")
+        if name is not None:
+            fields.add(name)
+    return fields
+
+
 def render_template(template: str, values: dict[str, str]) -> str:
-    """Fill ``{name}``, ``{topic}``, ``{brand}`` in ``template``.
+    """Fill ``{name}``, ``{topic}``, ``{brand}`` in ``template``; ``ValueError`` if malformed.
 
     Values are inserted verbatim (``format_map`` never re-reads them as a template), so a
-    user's name holding braces cannot inject anything. Attribute and index lookups
-    (``{name.__class__}``, ``{name[0]}``) are refused, like any malformed template: they raise
-    ``ValueError``, which the caller logs and skips.
+    user's name holding braces cannot inject anything.
     """
-    for _literal, field, _spec, _conv in string.Formatter().parse(template):
-        if field is not None and not field.isidentifier():
-            raise ValueError(f"placeholder {{{field}}} is not a plain name")
+    template_fields(template)
     return template.format_map(_SafeValues(values))
+
+
+def usable_templates(templates: Sequence[str], where: str) -> list[str]:
+    """The templates that render; each broken one is logged once and left out.
+
+    Whether a template renders depends only on its own text (values are plain strings), so
+    one trial with empty values finds every broken template before any draft is made. Unknown
+    placeholders are kept as written (the reviewer sees them) and logged once.
+    """
+    usable = []
+    for index, template in enumerate(templates):
+        try:
+            unknown = template_fields(template) - TEMPLATE_FIELDS
+            render_template(template, dict.fromkeys(TEMPLATE_FIELDS, ""))
+        except (ValueError, IndexError, KeyError, AttributeError, TypeError) as exc:
+            logger.warning("%s: template %d %r is broken (%s); skipped. Fix it in the settings.",
+                           where, index, template, exc)  # fmt: skip
+            continue
+        if unknown:
+            logger.warning("%s: template %d has unknown placeholders %s, left as written; known: %s",
+                           where, index, sorted(unknown), sorted(TEMPLATE_FIELDS))  # fmt: skip
+        usable.append(template)
+    if not usable:
+        logger.warning("%s: no usable template; no drafts of this kind", where)
+    return usable
 
 
 def roundrobin(*streams: Iterable[T]) -> Iterator[T]:

@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from bot.guardrails import fit_key
+from bot.guardrails import add_suppression, fit_key
 from crawlers.errors import ReviewError
 from crawlers.models import AuditEvent, Draft, Suppression, content_hash, utcnow
 
@@ -145,38 +145,19 @@ def expire_due(session: Session, now: datetime | None = None, actor: str = SYSTE
 
 
 def suppress(
-    session: Session, platform: str, account_id: str, actor: str, reason: str
+    session: Session,
+    platform: str,
+    account_id: str,
+    actor: str,
+    reason: str,
+    now: datetime | None = None,
 ) -> Suppression:
     """Never draft for this account again; its open drafts are rejected (idempotent)."""
-    now = utcnow()
-    row = session.exec(
-        select(Suppression).where(
-            Suppression.platform == platform, Suppression.account_id == account_id
-        )
-    ).first()
-    if row is None:
-        row = Suppression(
-            platform=platform, account_id=account_id, reason=reason, added_by=actor, added_at=now
-        )
-        session.add(row)
-        session.add(
-            AuditEvent(
-                at=now,
-                actor=actor,
-                action="suppressed",
-                detail={"platform": platform, "account_id": account_id, "reason": reason},
-            )
-        )
+    now = as_utc(now or utcnow())
+    row = add_suppression(session, platform, account_id, actor, reason, now)
+    why = {"reason": f"suppressed: {reason}"}
     for draft in _open_drafts_for(session, platform, account_id):
-        _record(
-            session,
-            draft,
-            "rejected",
-            actor,
-            now,
-            draft.content_hash,
-            {"reason": f"suppressed: {reason}"},
-        )
+        _record(session, draft, "rejected", actor, now, draft.content_hash, why)
     _warn_approved(session, platform, account_id)
     session.commit()
     return row

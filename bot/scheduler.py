@@ -47,6 +47,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from bot.review import as_utc
 from crawlers.config import Settings, load_settings
 from crawlers.errors import SchedulerError
 from crawlers.models import SchedulerLock, utcnow
@@ -79,7 +80,7 @@ def acquire_lease(
     name: str = LOCK_NAME,
 ) -> bool:
     """Take or renew the lease for ``ttl_seconds``; ``False`` if another holder's is still valid."""
-    now = now or utcnow()
+    now = as_utc(now or utcnow())
     expires = now + timedelta(seconds=ttl_seconds)
     table = SchedulerLock.__table__  # type: ignore[attr-defined]
     with engine.begin() as conn:
@@ -108,7 +109,7 @@ def holds_lease(
     engine: Engine, holder: str, now: datetime | None = None, name: str = LOCK_NAME
 ) -> bool:
     """Whether ``holder`` holds a lease that has not expired at ``now``."""
-    now = now or utcnow()
+    now = as_utc(now or utcnow())
     with Session(engine) as session:
         stmt = select(SchedulerLock.name).where(
             SchedulerLock.name == name,
