@@ -21,11 +21,11 @@ from sqlmodel import Session, SQLModel, col, select
 
 from crawlers.config import Settings
 from crawlers.models import ITEM_MODELS, Account, Interaction, InteractionIn, utcnow
+from crawlers.settings import SETTINGS_KEY
 from crawlers.store import open_store, upsert
 
 logger = logging.getLogger(__name__)
 
-SETTINGS_KEY = "TINGFENG_SETTINGS"
 #: item type of each ``*In`` model
 TYPE_OF: dict[type[SQLModel], str] = {spec[0]: name for name, spec in ITEM_MODELS.items()}
 
@@ -104,14 +104,9 @@ def _row(obj: SQLModel, keys: tuple[str, ...]) -> tuple[tuple[str, ...], dict[st
     return update, row
 
 
-class StorePipeline(_Step):
-    """Buffers items and upserts them in batches, one transaction per batch.
-
-    A batch that fails is rolled back whole (logged at ERROR, counted as ``store_failed``):
-    the database never holds half of a batch.
-    """
-
-    batch_size = 500
+class _StoreStep(_Step):
+    """A step that writes to the store: opens its own engine from the settings when the crawl
+    starts (tests pass an engine instead) and disposes of it at the end."""
 
     def __init__(
         self,
@@ -122,16 +117,34 @@ class StorePipeline(_Step):
         super().__init__(crawler)
         self.settings = settings
         self.engine = engine
-        self.buffer: list[SQLModel] = []
-        self.stored: Counter[str] = Counter()
 
     @classmethod
-    def from_crawler(cls, crawler: Crawler) -> StorePipeline:
+    def from_crawler(cls, crawler: Crawler) -> Any:
         return cls(crawler, settings=crawler.settings[SETTINGS_KEY])
 
     def open_spider(self, spider: Any = None) -> None:
         if self.engine is None and self.settings is not None:
             self.engine = open_store(self.settings)
+
+    def dispose(self) -> None:
+        # only an engine this step opened itself
+        if self.engine is not None and self.settings is not None:
+            self.engine.dispose()
+
+
+class StorePipeline(_StoreStep):
+    """Buffers items and upserts them in batches, one transaction per batch.
+
+    A batch that fails is rolled back whole (logged at ERROR, counted as ``store_failed``):
+    the database never holds half of a batch.
+    """
+
+    batch_size = 500
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.buffer: list[SQLModel] = []
+        self.stored: Counter[str] = Counter()
 
     def process_item(self, item: SQLModel, spider: Any = None) -> SQLModel:
         self.buffer.append(item)
@@ -141,8 +154,7 @@ class StorePipeline(_Step):
 
     def close_spider(self, spider: Any = None) -> None:
         self.flush()
-        if self.engine is not None and self.settings is not None:
-            self.engine.dispose()
+        self.dispose()
 
     def flush(self) -> int:
         """Write the buffer in one transaction; returns the rows written (0 on failure)."""
@@ -168,30 +180,15 @@ class StorePipeline(_Step):
         return len(batch)
 
 
-class MentionPipeline(_Step):
+class MentionPipeline(_StoreStep):
     """Collects ``@name`` mentions of posts; at close resolves names to uids (accounts seen in
     this crawl, then the Account table) and upserts ``mention`` interactions. Unknown names are
     skipped and counted (``mentions_unresolved``)."""
 
-    def __init__(
-        self,
-        crawler: Crawler | None = None,
-        engine: Engine | None = None,
-        settings: Settings | None = None,
-    ) -> None:
-        super().__init__(crawler)
-        self.settings = settings
-        self.engine = engine
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self.names: dict[tuple[str, str], str] = {}
         self.pending: list[tuple[str, str, str, str, Any]] = []
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> MentionPipeline:
-        return cls(crawler, settings=crawler.settings[SETTINGS_KEY])
-
-    def open_spider(self, spider: Any = None) -> None:
-        if self.engine is None and self.settings is not None:
-            self.engine = open_store(self.settings)
 
     def process_item(self, item: SQLModel, spider: Any = None) -> SQLModel:
         name = getattr(item, "name", "")
@@ -217,8 +214,7 @@ class MentionPipeline(_Step):
             except SQLAlchemyError as exc:
                 self.count("store_failed", len(self.pending))
                 logger.error("mentions were not stored (rolled back): %s", exc)
-        if self.engine is not None and self.settings is not None:
-            self.engine.dispose()
+        self.dispose()
 
     def resolve_and_store(self) -> int:
         """Upsert the mention interactions of the names that resolve; returns how many."""

@@ -23,11 +23,11 @@ from sqlmodel import Session
 from crawlers.config import Settings
 from crawlers.errors import CrawlError
 from crawlers.models import CrawlRun, utcnow
+from crawlers.settings import SETTINGS_KEY
 from crawlers.store import open_store
 
 logger = logging.getLogger(__name__)
 
-SETTINGS_KEY = "TINGFENG_SETTINGS"
 #: truncation notes kept per CrawlRun row (the rest are counted in the last note)
 MAX_NOTES = 20
 
