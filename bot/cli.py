@@ -181,12 +181,23 @@ def draft(obj: Context) -> None:
 
 @cli.command()
 @click.option("--once", is_flag=True, help="Run every stage once, in order, and exit.")
+@click.option(
+    "--no-wait",
+    is_flag=True,
+    help="Exit (code 6) if another process holds the scheduler lock, instead of standing by.",
+)
 @click.pass_obj
-def schedule(obj: Context, once: bool) -> None:
+def schedule(obj: Context, once: bool, no_wait: bool) -> None:
     """Run the stages on the cron expressions in [schedule] (one process holds the lock)."""
+    import signal
+
     from bot.scheduler import run_scheduler
 
-    run_scheduler(obj.settings, once=once)
+    # service managers stop with SIGTERM: exit cleanly so the lock is released at once
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    counts = run_scheduler(obj.settings, once=once, wait=not no_wait)
+    if once:
+        click.echo("ran every stage once: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
 
 
 @cli.command()

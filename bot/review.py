@@ -32,10 +32,13 @@ SYSTEM_ACTOR = "tingfeng"
 TRANSITIONS: dict[str, frozenset[str]] = {
     "pending": frozenset({"approved", "edited", "rejected", "expired"}),
     "edited": frozenset({"approved", "edited", "rejected", "expired"}),
-    "approved": frozenset({"edited"}),
+    # an approval can be revoked (rejected) until dispatch picks the draft up (a later issue)
+    "approved": frozenset({"edited", "rejected"}),
 }
 #: drafts still waiting for a reviewer
 OPEN = ("pending", "edited")
+#: drafts a suppression withdraws: everything not yet sent
+UNSENT = (*OPEN, "approved")
 
 
 def as_utc(when: datetime) -> datetime:
@@ -152,36 +155,26 @@ def suppress(
     reason: str,
     now: datetime | None = None,
 ) -> Suppression:
-    """Never draft for this account again; its open drafts are rejected (idempotent)."""
+    """Never draft for this account again; its unsent drafts (approved ones too) are rejected.
+
+    Idempotent: suppressing twice keeps one entry and rejects nothing more.
+    """
     now = as_utc(now or utcnow())
     row = add_suppression(session, platform, account_id, actor, reason, now)
     why = {"reason": f"suppressed: {reason}"}
-    for draft in _open_drafts_for(session, platform, account_id):
+    for draft in _unsent_drafts_for(session, platform, account_id):
         _record(session, draft, "rejected", actor, now, draft.content_hash, why)
-    _warn_approved(session, platform, account_id)
     session.commit()
     return row
 
 
-def _open_drafts_for(session: Session, platform: str, account_id: str) -> Sequence[Draft]:
+def _unsent_drafts_for(session: Session, platform: str, account_id: str) -> Sequence[Draft]:
     stmt = select(Draft).where(
-        Draft.platform == platform, Draft.target_account == account_id, col(Draft.status).in_(OPEN)
+        Draft.platform == platform,
+        Draft.target_account == account_id,
+        col(Draft.status).in_(UNSENT),
     )
     return session.exec(stmt).all()
-
-
-def _warn_approved(session: Session, platform: str, account_id: str) -> None:
-    stmt = select(Draft.id).where(
-        Draft.platform == platform, Draft.target_account == account_id, Draft.status == "approved"
-    )
-    ids = session.exec(stmt).all()
-    if ids:
-        logger.warning(
-            "suppressed %s:%s still has approved drafts %s; dispatch refuses suppressed targets",
-            platform,
-            account_id,
-            list(ids),
-        )
 
 
 def _check_transition(draft: Draft, target: str) -> None:
@@ -229,6 +222,8 @@ def _record(
     """Move ``draft`` to ``action`` (a status) and append its audit event."""
     detail = {"from": draft.status, **detail}
     draft.status = action
+    if action in ("edited", "rejected", "expired"):
+        draft.approved_hash = None  # an approval lives only as long as the approved state
     draft.updated_at = now
     if action != "expired":
         draft.reviewed_by = actor

@@ -60,7 +60,6 @@ STAGES = ("crawl", "label", "rank", "draft")
 JOB_PREFIX = "tingfeng."
 LEASE_JOB_ID = "tingfeng.lease"
 #: a job that missed its time (process down, or busy) still runs if this late, at most once
-MISFIRE_GRACE_SECONDS = 900
 Clock = Callable[[], datetime]
 
 
@@ -143,7 +142,7 @@ def wait_for_lease(
         if not wait:
             raise SchedulerError(
                 f"another scheduler holds the lock: {other}. Stop it, or run `tingfeng schedule` "
-                "without asking it to fail, to wait as a standby."
+                "without --no-wait to stand by and take over when it stops."
             )
         if not announced:
             logger.info("standby: %s holds the scheduler lock; retrying every %.0f s", other, retry)
@@ -245,7 +244,7 @@ def build_scheduler(
             replace_existing=True,
             coalesce=True,  # after downtime, run a missed stage once, not once per missed time
             max_instances=1,
-            misfire_grace_time=MISFIRE_GRACE_SECONDS,
+            misfire_grace_time=settings.schedule.misfire_grace_seconds,
         )
     return scheduler
 

@@ -144,6 +144,31 @@ class ScheduleSettings(Section):
     rank: str = "20 */6 * * *"
     draft: str = "30 */6 * * *"
     lock_ttl_seconds: int = Field(120, ge=10)
+    misfire_grace_seconds: int = Field(900, ge=1)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError("not a known IANA timezone such as Asia/Shanghai") from exc
+        return v
+
+    @field_validator("crawl", "label", "rank", "draft")
+    @classmethod
+    def _crontab(cls, v: str) -> str:
+        from apscheduler.triggers.cron import CronTrigger
+
+        try:
+            CronTrigger.from_crontab(v)
+        except ValueError as exc:
+            raise ValueError(
+                f"not a crontab expression 'min hour day month weekday' ({exc})"
+            ) from exc
+        return v
 
 
 class Campaign(Section):

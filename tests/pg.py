@@ -53,12 +53,15 @@ def postgres_server(port: int) -> Iterator[str]:
     if os.geteuid() == 0:
         shutil.chown(root, "postgres")
         shutil.chown(sock, "postgres")
-    run = lambda *c: subprocess.run(
-        _as_postgres([str(bindir / c[0]), *c[1:]]),  # noqa: E731
-        check=True,
-        capture_output=True,
-        text=True,
-    )
+
+    def run(*cmd: str) -> None:
+        subprocess.run(
+            _as_postgres([str(bindir / cmd[0]), *cmd[1:]]),
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+
     try:
         run("initdb", "-D", str(data), "-A", "trust", "-U", "tingfeng", "-E", "UTF8", "--no-locale")
         opts = f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off"

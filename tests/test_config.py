@@ -53,6 +53,11 @@ def test_shipped_settings_load() -> None:
         ('[crawl]\nbase_url = "ftp://x"\n', r"\[crawl\] base_url = 'ftp://x': .*http"),
         ('[campaigns.c]\nbrand = "b"\ninterests = ["cooking"]\n', r"unknown interest 'cooking'"),
         ("[crawl\n", r"not valid TOML"),
+        ('[schedule]\ncrawl = "every hour"\n', r"\[schedule\] crawl = 'every hour': .*crontab"),
+        (
+            '[schedule]\ntimezone = "Mars/Olympus"\n',
+            r"\[schedule\] timezone = 'Mars/Olympus': .*IANA",
+        ),
     ],
 )
 def test_bad_settings_name_key_value_and_fix(tmp_path: Path, body: str, expected: str) -> None:

@@ -113,14 +113,19 @@ def test_unknown_id_and_follow_text(session: Session) -> None:
         review.edit(session, follow.id, "hi", "alice", now=T0)
 
 
-def test_suppress_rejects_open_drafts_and_is_idempotent(session: Session) -> None:
+def test_suppress_rejects_unsent_drafts_and_is_idempotent(session: Session) -> None:
     d = make_draft(session)
+    approved = make_draft(session, kind="repost")
+    review.approve(session, approved.id, "bob", now=T0)
     other = make_draft(session, account="u2")
     review.suppress(session, "weibo", "u1", "alice", "asked us to stop")
     review.suppress(session, "weibo", "u1", "alice", "again")
     assert len(session.exec(select(Suppression)).all()) == 1
-    assert (d.status, other.status) == ("rejected", "pending")
-    assert [e.action for e in events(session)] == ["suppressed", "rejected"]
+    # an approved draft is withdrawn too: suppression wins over an earlier approval
+    assert (d.status, approved.status, other.status) == ("rejected", "rejected", "pending")
+    assert approved.approved_hash is None
+    actions = [e.action for e in events(session)]
+    assert actions == ["approved", "suppressed", "rejected", "rejected"]
 
 
 def test_list_drafts_filters(session: Session) -> None:
@@ -191,7 +196,7 @@ class ReviewMachine(RuleBasedStateMachine):
     @rule(n=st.integers(0, 2))
     def reject(self, n: int) -> None:
         i = self.ids[n]
-        ok = self.status[i] in review.OPEN
+        ok = self.status[i] in review.UNSENT  # an approval can be revoked
         self._attempt(
             i, ok, "rejected", lambda: review.reject(self.session, i, "carol", now=self.now)
         )
