@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from bot.cli_common import Context, clean, empty_store, run_stage
+from bot.cli_common import Context, clean, empty_store, format_draft, run_stage
 from crawlers.errors import TingfengError
 
 logger = logging.getLogger(__name__)
@@ -238,10 +238,7 @@ def _print_summary(summary: Any) -> None:
         click.echo(f"       why: {clean(u['why'], 160)}")
     click.echo(f"pending drafts: {len(summary.pending)}")
     for d in summary.pending:
-        target = d["target"] + (f" post {d['post']}" if d["post"] else "")
-        click.echo(
-            f"  #{d['id']:<4} {d['campaign']:<10} {d['kind']:<7} -> {target}: {clean(d['text'], 60)}"
-        )
+        click.echo("  " + format_draft(d))
 
 
 def _register() -> None:

@@ -59,3 +59,16 @@ def empty_store(ctx: Context, model_name: str) -> bool:
             return count(session, getattr(models, model_name)) == 0
     finally:
         engine.dispose()
+
+
+def format_draft(d: dict[str, Any], with_status: bool = False) -> str:
+    """One line for a draft (see ``bot.summary.draft_line``): id, campaign, action, target, text."""
+    who = clean(d["name"], 20) + f" ({d['target']})" if d["name"] else d["target"]
+    action = {"follow": f"follow {who}", "reply": f"reply to {who}", "repost": f"repost {who}"}.get(
+        d["kind"], f"{d['kind']} {who}"
+    )
+    if d["post"]:
+        action += f" post {d['post']}"
+    status = f"{d['status']:<8} " if with_status else ""
+    text = f": {clean(d['text'], 60)}" if d["text"] else ""
+    return f"#{d['id']:<4} {status}{d['campaign']:<9} [{d['hash'][:8]}] {action}{text}"

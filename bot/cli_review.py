@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from bot.cli_common import Context, clean
+from bot.cli_common import Context, clean, format_draft
 
 
 def _actor(name: str | None) -> str:
@@ -56,6 +56,7 @@ def review(ctx: click.Context) -> None:
 def list_cmd(obj: Context, status: str, campaign: str | None, limit: int | None) -> None:
     """List drafts with their id, kind, target, text and hash."""
     from bot.review import list_drafts
+    from bot.summary import account_names, draft_line
 
     def show(session: Any) -> None:
         drafts = list_drafts(
@@ -64,12 +65,9 @@ def list_cmd(obj: Context, status: str, campaign: str | None, limit: int | None)
         if not drafts:
             click.echo(f"no {status} drafts" if status != "all" else "no drafts")
             return
+        names = account_names(session, list(drafts))
         for d in drafts:
-            target = d.target_account + (f" post {d.target_post}" if d.target_post else "")
-            click.echo(
-                f"#{d.id:<4} {d.status:<8} {d.campaign:<10} {d.kind:<7} -> {target}  "
-                f"[{d.content_hash[:12]}] {clean(d.text, 70)}"
-            )
+            click.echo(format_draft(draft_line(d, names), with_status=True))
 
     _with_session(obj, show)
 

@@ -89,13 +89,27 @@ def approve(
     draft = get_draft(session, draft_id)
     _check_transition(draft, "approved")
     _check_not_expired(draft, now, "approved")
-    if expected_hash is not None and expected_hash != draft.content_hash:
+    if expected_hash is not None and not _same_hash(expected_hash, draft.content_hash):
         raise ReviewError(
             f"draft {draft_id} changed since you read it (you saw {expected_hash[:12]}, it is now "
             f"{draft.content_hash[:12]}). Show it again and approve the text you see."
         )
     draft.approved_hash = draft.content_hash
     return _commit(session, draft, "approved", actor, now, draft.content_hash)
+
+
+#: the shortest hash prefix a reviewer may quote (as `review list` shows it): 32 bits
+MIN_HASH_PREFIX = 8
+
+
+def _same_hash(seen: str, current: str) -> bool:
+    seen = seen.strip().lower()
+    if len(seen) < MIN_HASH_PREFIX:
+        raise ReviewError(
+            f"--hash {seen!r} is too short: quote at least {MIN_HASH_PREFIX} characters of the "
+            "hash `tingfeng review list` or `review show` printed."
+        )
+    return current.startswith(seen)
 
 
 def edit(

@@ -91,6 +91,39 @@ def pending_drafts(session: Session, limit: int | None = None) -> list[Draft]:
     return list(session.exec(stmt).all())
 
 
+def account_names(session: Session, drafts: list[Draft]) -> dict[tuple[str, str], str]:
+    """Screen names of the drafts' target accounts (those the store knows)."""
+    wanted = {(d.platform, d.target_account) for d in drafts}
+    names: dict[tuple[str, str], str] = {}
+    for platform in {p for p, _ in wanted}:
+        ids = sorted(a for p, a in wanted if p == platform)
+        for start in range(0, len(ids), 500):
+            rows = session.exec(
+                select(Account.platform_id, Account.name).where(
+                    Account.platform == platform,
+                    col(Account.platform_id).in_(ids[start : start + 500]),
+                )
+            ).all()
+            names.update({(platform, pid): name for pid, name in rows if name})
+    return names
+
+
+def draft_line(d: Draft, names: dict[tuple[str, str], str]) -> dict[str, Any]:
+    name = names.get((d.platform, d.target_account), "")
+    return {
+        "id": d.id,
+        "campaign": d.campaign,
+        "kind": d.kind,
+        "status": d.status,
+        "target": d.target_account,
+        "name": name,
+        "post": d.target_post,
+        "text": d.text,
+        "rule": d.rule,
+        "hash": d.content_hash,
+    }
+
+
 def summarize(session: Session, top: int = 10) -> Summary:
     version = latest_label_version(session)
     return Summary(
@@ -98,16 +131,11 @@ def summarize(session: Session, top: int = 10) -> Summary:
         sentiment=sentiment_mix(session, version),
         label_version=version,
         top_users=top_users(session, top),
-        pending=[
-            {
-                "id": d.id,
-                "campaign": d.campaign,
-                "kind": d.kind,
-                "target": d.target_account,
-                "post": d.target_post,
-                "text": d.text,
-                "rule": d.rule,
-            }
-            for d in pending_drafts(session)
-        ],
+        pending=_pending_lines(session),
     )
+
+
+def _pending_lines(session: Session) -> list[dict[str, Any]]:
+    drafts = pending_drafts(session)
+    names = account_names(session, drafts)
+    return [draft_line(d, names) for d in drafts]

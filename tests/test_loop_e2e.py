@@ -34,8 +34,12 @@ def _settings(tmp_path: Path, url: str, base_url: str) -> Path:
 
 
 def _cli(path: Path, *args: str) -> str:
-    proc = subprocess.run([sys.executable, "-m", "bot.cli", "--settings", str(path), *args],
-                          capture_output=True, text=True, timeout=240)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "--settings", str(path), *args],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc.stdout
 
@@ -48,7 +52,9 @@ def _counts(url: str) -> dict[str, int]:
     return counts
 
 
-@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
 def test_loop_twice_on_the_sandbox_adds_nothing_the_second_time(
     backend: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
@@ -69,6 +75,10 @@ def test_loop_twice_on_the_sandbox_adds_nothing_the_second_time(
     assert "drafted" in outputs[3]
     grew = {t: (first[t], second[t]) for t in first if t != "crawlrun" and first[t] != second[t]}
     assert grew == {}, f"tables changed on the second run: {grew}"
-    assert "nothing to label" in again[1] and "nothing to rank" in again[2] and "nothing new to draft" in again[3]
+    assert (
+        "nothing to label" in again[1]
+        and "nothing to rank" in again[2]
+        and "nothing new to draft" in again[3]
+    )
     status = _cli(path, "status")
     assert "top users by influence:" in status and "1. " in status

@@ -240,3 +240,13 @@ ReviewMachine.TestCase.settings = settings(
     suppress_health_check=[HealthCheck.too_slow],
 )
 test_review_state_machine = ReviewMachine.TestCase
+
+
+def test_approval_accepts_the_hash_prefix_a_reviewer_was_shown(session: Session) -> None:
+    d = make_draft(session)
+    with pytest.raises(ReviewError, match="too short"):
+        review.approve(session, d.id, "alice", expected_hash=d.content_hash[:4], now=T0)
+    with pytest.raises(ReviewError, match="changed since you read it"):
+        review.approve(session, d.id, "alice", expected_hash="0" * 8, now=T0)
+    review.approve(session, d.id, "alice", expected_hash=d.content_hash[:8].upper(), now=T0)
+    assert d.status == "approved" and d.approved_hash == d.content_hash

@@ -63,7 +63,7 @@ def test_jobs_have_the_configured_cron_triggers(
     assert (job.coalesce, job.max_instances, job.misfire_grace_time) == (
         True,
         1,
-        sched.MISFIRE_GRACE_SECONDS,
+        settings_file.schedule.misfire_grace_seconds,
     )
     assert job.func is sched.run_stage
     assert job.args == (stage, str(settings_file.path)) and job.kwargs == {"holder": "me"}
