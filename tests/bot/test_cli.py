@@ -100,3 +100,55 @@ def test_unwritable_store_is_a_clear_error(tmp_path: Path) -> None:
     path.write_text(f'[store]\nurl = "sqlite:///{tmp_path}/blocker/x/t.db"\n', encoding="utf-8")
     code, out = _run(path, "label")
     assert code == 3 and "cannot create the folder" in out
+
+
+def _seed_draft(path: Path) -> str:
+    from sqlmodel import Session
+
+    from crawlers.config import load_settings
+    from crawlers.models import Account, Draft, content_hash
+    from crawlers.store import open_store
+
+    engine = open_store(load_settings(path))
+    text = "你好～\x1b[31m关于手冲的问题"  # an escape sequence must never reach the terminal
+    digest = content_hash("reply", "weibo", "42", "p1", text)
+    with Session(engine) as s:
+        s.add(Account(platform="weibo", platform_id="42", name="拿铁少女"))
+        s.add(
+            Draft(
+                campaign="shiguang",
+                kind="reply",
+                platform="weibo",
+                target_account="42",
+                target_post="p1",
+                text=text,
+                content_hash=digest,
+                dedup_key="k1",
+            )
+        )
+        s.commit()
+    engine.dispose()
+    return digest
+
+
+def test_review_flow_through_the_cli(tmp_path: Path) -> None:
+    path = _settings_file(tmp_path)
+    digest = _seed_draft(path)
+    code, out = _run(path, "review")
+    assert code == 0 and "reply to 拿铁少女 (42)" in out and digest[:8] in out
+    assert "\x1b" not in out
+    code, out = _run(path, "review", "show", "1")
+    assert code == 0 and digest in out
+    code, out = _run(path, "review", "approve", "1", "--hash", digest[:8], "--as", "alice")
+    assert code == 0 and "approved draft #1" in out
+    code, out = _run(path, "review", "edit", "1", "--text", "改过的回复", "--as", "bob")
+    assert code == 0 and "approve it to use the new text" in out
+    # the old hash no longer approves: the text changed
+    code, out = _run(path, "review", "approve", "1", "--hash", digest[:8])
+    assert code == 5 and "changed since you read it" in out
+    code, out = _run(path, "review", "reject", "1", "--reason", "off-brand", "--as", "carol")
+    assert code == 0
+    code, out = _run(path, "review", "list", "--status", "all")
+    assert "rejected" in out
+    code, out = _run(path, "review", "approve", "1")
+    assert code == 5 and "cannot become approved" in out
