@@ -25,7 +25,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Select, func, insert
 from sqlmodel import Session, col, select
@@ -164,10 +164,12 @@ def latest_scores(session: Session) -> dict[Key, Influence]:
     ).all()
     latest: dict[str, int] = {}
     for run_id, platform in runs:
+        assert run_id is not None  # a primary key read back from the store
         latest.setdefault(platform, run_id)
     if not latest:
         return {}
-    stmt = select(
+    # sqlmodel's select() overloads stop at four columns; at runtime it takes any number
+    stmt = select(  # type: ignore[call-overload]
         InfluenceScore.run_id,
         InfluenceScore.platform,
         InfluenceScore.account_id,
@@ -193,7 +195,8 @@ _POST_COLUMNS = (
 def labeled_posts_query(version: str) -> Select[Any]:
     """Each post with its label of ``version``: the columns the rules read."""
     return (
-        select(*_POST_COLUMNS)
+        # sqlmodel's select() overloads stop at four columns; at runtime it takes any number
+        select(*_POST_COLUMNS)  # type: ignore[call-overload]
         .join(PostLabel, col(PostLabel.post_id) == col(Post.id))
         .where(PostLabel.model_version == version)
     )
@@ -335,8 +338,9 @@ def _text_proposal(
 
 
 def follow_rule(ctx: Context, name: str, camp: Campaign, bot: BotSettings) -> Iterator[Proposal]:
-    """Top ``follow_top_k`` users by overall influence who post in the campaign's interests or
-    carry its profile tags. Suppressed users do not take a place in the top k."""
+    """Top ``follow_top_k`` users by overall influence who carry the campaign's profile tags or
+    whose posts are at least ``follow_min_interest_share`` about its interests. Suppressed
+    users do not take a place in the top k."""
     interests, tags = set(camp.interests), set(camp.tags)
     ranked = sorted(ctx.scores, key=ctx.author_order)
     found = 0
@@ -345,9 +349,12 @@ def follow_rule(ctx: Context, name: str, camp: Campaign, bot: BotSettings) -> It
             return
         if key in ctx.suppressed:
             continue
-        posts = [p for p in ctx.by_author.get(key, ()) if p.interests & interests]
+        own = ctx.by_author.get(key, ())
+        posts = [p for p in own if p.interests & interests]
         matched_tags = sorted(tags.intersection(ctx.tags.get(key, ())))
-        if not posts and not matched_tags:
+        # an influencer of another field who once touched the campaign's interest is no match
+        on_topic = bool(posts) and len(posts) >= bot.follow_min_interest_share * len(own)
+        if not on_topic and not matched_tags:
             continue
         found += 1
         yield _follow(ctx, name, key, posts, matched_tags, interests)
@@ -502,7 +509,8 @@ def _insert(
         logger.info("reached max_drafts_per_run=%d; the rest waits for the next run", cap)
     if rows:
         stmt = insert(Draft).returning(col(Draft.id), sort_by_parameter_order=True)
-        ids = session.scalars(stmt, rows).all()
+        # RETURNING gives the primary keys just assigned: never NULL
+        ids = cast(Sequence[int], session.scalars(stmt, rows).all())
         session.execute(
             insert(AuditEvent), [_audit_row(i, r, now) for i, r in zip(ids, rows, strict=True)]
         )

@@ -64,8 +64,8 @@ def top_users(session: Session, limit: int = 10) -> list[dict[str, Any]]:
         select(InfluenceScore, Account.name)
         .join(
             Account,
-            (Account.platform == InfluenceScore.platform)
-            & (Account.platform_id == InfluenceScore.account_id),
+            (col(Account.platform) == InfluenceScore.platform)
+            & (col(Account.platform_id) == InfluenceScore.account_id),
             isouter=True,
         )
         .where(InfluenceScore.run_id == run.id, InfluenceScore.interest == "")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import tomllib
+from collections.abc import Mapping
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
@@ -51,9 +52,9 @@ class StoreSettings(Section):
 
 class SandboxSettings(Section):
     host: str = "127.0.0.1"
-    port: int = Field(8765, ge=1, le=65535)
+    port: int = Field(default=8765, ge=1, le=65535)
     seed: int = 42
-    users: int = Field(400, ge=10, le=200_000)
+    users: int = Field(default=400, ge=10, le=200_000)
 
 
 class CrawlSettings(Section):
@@ -63,17 +64,17 @@ class CrawlSettings(Section):
     user_agent: str = (
         "tingfeng/0.1 (+https://github.com/tingfeng-project/tingfeng; polite research crawler)"
     )
-    download_delay: float = Field(2.0, ge=0)
+    download_delay: float = Field(default=2.0, ge=0)
     autothrottle: bool = True
-    autothrottle_target_concurrency: float = Field(1.0, gt=0)
-    concurrent_requests_per_domain: int = Field(1, ge=1, le=16)
-    download_timeout: float = Field(20.0, gt=0)
-    retry_times: int = Field(2, ge=0, le=10)
-    max_pages: int = Field(3, ge=1)
-    timeline_pages: int = Field(1, ge=0)
-    comment_pages: int = Field(1, ge=0)
-    repost_pages: int = Field(1, ge=0)
-    fan_pages: int = Field(1, ge=0)
+    autothrottle_target_concurrency: float = Field(default=1.0, gt=0)
+    concurrent_requests_per_domain: int = Field(default=1, ge=1, le=16)
+    download_timeout: float = Field(default=20.0, gt=0)
+    retry_times: int = Field(default=2, ge=0, le=10)
+    max_pages: int = Field(default=3, ge=1)
+    timeline_pages: int = Field(default=1, ge=0)
+    comment_pages: int = Field(default=1, ge=0)
+    repost_pages: int = Field(default=1, ge=0)
+    fan_pages: int = Field(default=1, ge=0)
     fetch_profiles: bool = True
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -99,36 +100,37 @@ DEFAULT_INTERESTS: dict[str, list[str]] = {
 
 class NlpSettings(Section):
     model: Literal["lexicon"] = "lexicon"
-    batch_size: int = Field(500, ge=1)
-    keywords_top_k: int = Field(5, ge=0, le=50)
+    batch_size: int = Field(default=500, ge=1)
+    keywords_top_k: int = Field(default=5, ge=0, le=50)
     user_dict: list[str] = Field(default_factory=list)
-    neutral_band: float = Field(0.15, ge=0, lt=1)
+    neutral_band: float = Field(default=0.15, ge=0, lt=1)
     interests: dict[str, list[str]] = Field(default_factory=lambda: dict(DEFAULT_INTERESTS))
 
 
 class EdgeWeights(Section):
-    repost: float = Field(3.0, ge=0)
-    comment: float = Field(2.0, ge=0)
-    mention: float = Field(1.0, ge=0)
-    follow: float = Field(1.0, ge=0)
+    repost: float = Field(default=3.0, ge=0)
+    comment: float = Field(default=2.0, ge=0)
+    mention: float = Field(default=1.0, ge=0)
+    follow: float = Field(default=1.0, ge=0)
 
 
 class GraphSettings(Section):
-    damping: float = Field(0.85, gt=0, lt=1)
-    tol: float = Field(1e-10, gt=0)
-    max_iter: int = Field(1000, ge=1)
-    half_life_days: float = Field(0.0, ge=0)
-    explain_top: int = Field(3, ge=1, le=20)
+    damping: float = Field(default=0.85, gt=0, lt=1)
+    tol: float = Field(default=1e-10, gt=0)
+    max_iter: int = Field(default=1000, ge=1)
+    half_life_days: float = Field(default=0.0, ge=0)
+    explain_top: int = Field(default=3, ge=1, le=20)
     weights: EdgeWeights = Field(default_factory=EdgeWeights)
 
 
 class BotSettings(Section):
-    follow_top_k: int = Field(10, ge=0)
+    follow_top_k: int = Field(default=10, ge=0)
+    follow_min_interest_share: float = Field(default=0.3, ge=0, le=1)
     reply_to_questions: bool = True
-    repost_top_k: int = Field(5, ge=0)
-    repost_min_sentiment: float = Field(0.6, ge=0, le=1)
-    max_drafts_per_run: int = Field(50, ge=0)
-    draft_ttl_hours: int = Field(72, ge=1)
+    repost_top_k: int = Field(default=5, ge=0)
+    repost_min_sentiment: float = Field(default=0.6, ge=0, le=1)
+    max_drafts_per_run: int = Field(default=50, ge=0)
+    draft_ttl_hours: int = Field(default=72, ge=1)
     reply_templates: list[str] = Field(
         default_factory=lambda: [
             "你好{name}～关于「{topic}」这个问题，我们整理了一些经验，希望对你有帮助。",
@@ -143,8 +145,8 @@ class ScheduleSettings(Section):
     label: str = "10 */2 * * *"
     rank: str = "20 */6 * * *"
     draft: str = "30 */6 * * *"
-    lock_ttl_seconds: int = Field(120, ge=10)
-    misfire_grace_seconds: int = Field(900, ge=1)
+    lock_ttl_seconds: int = Field(default=120, ge=10)
+    misfire_grace_seconds: int = Field(default=900, ge=1)
 
     @field_validator("timezone")
     @classmethod
@@ -309,7 +311,7 @@ def _key_name(loc: tuple[Any, ...]) -> str:
     return f"[{table}] {key}" if table else key
 
 
-def _describe(err: dict[str, Any]) -> str:
+def _describe(err: Mapping[str, Any]) -> str:
     loc = tuple(err.get("loc", ()))
     key = _key_name(loc)
     kind = err.get("type", "")

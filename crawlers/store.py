@@ -132,16 +132,18 @@ def _insert_for(engine_or_session: Engine | Session, table: Any) -> Any:
         else engine_or_session
     )
     if bind.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    elif bind.dialect.name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:  # pragma: no cover - guarded by make_engine's supported backends
-        raise StoreError(
-            str(bind.url),
-            f"unsupported backend {bind.dialect.name}",
-            "Use sqlite:/// or postgresql+psycopg://",
-        )
-    return insert(table)
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table)
+    if bind.dialect.name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(table)
+    raise StoreError(  # pragma: no cover - guarded by make_engine's supported backends
+        str(bind.engine.url),
+        f"unsupported backend {bind.dialect.name}",
+        "Use sqlite:/// or postgresql+psycopg://",
+    )
 
 
 def upsert(

@@ -23,7 +23,7 @@ import networkx as nx
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from crawlers.config import Settings
 from crawlers.models import Interaction
@@ -279,7 +279,7 @@ def load_edges(session: Session, platform: str, settings: Settings, now: datetim
     stmt = (
         select(Interaction.src_id, Interaction.dst_id, Interaction.kind, Interaction.created_at)
         .where(Interaction.platform == platform)
-        .order_by(Interaction.id)
+        .order_by(col(Interaction.id))
     )
     rows = session.exec(stmt).all()
     if not rows:

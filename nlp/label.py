@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import exists
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from crawlers.config import Settings
 from crawlers.models import Post, PostLabel, utcnow
@@ -49,8 +49,12 @@ def run(session: Session, settings: Settings, classifier: Classifier | None = No
 
 def unlabelled(session: Session, version: str, after_id: int, limit: int) -> Sequence[Post]:
     """Up to ``limit`` posts with id > ``after_id`` and no label of ``version``, by id."""
-    has_label = exists().where(PostLabel.post_id == Post.id, PostLabel.model_version == version)
-    stmt = select(Post).where(Post.id > after_id, ~has_label).order_by(Post.id).limit(limit)
+    has_label = exists().where(
+        col(PostLabel.post_id) == Post.id, col(PostLabel.model_version) == version
+    )
+    stmt = (
+        select(Post).where(col(Post.id) > after_id, ~has_label).order_by(col(Post.id)).limit(limit)
+    )
     return session.exec(stmt).all()
 
 

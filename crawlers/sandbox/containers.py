@@ -118,7 +118,7 @@ class Containers:
         chunk, nxt = by_since_id(posts, int_arg(query, "since_id"))
         if not chunk:
             return empty()
-        page_info = {
+        page_info: dict[str, Any] = {
             "containerid": query["containerid"],
             "page_type": "08",
             "page_title": name,

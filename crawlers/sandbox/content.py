@@ -59,14 +59,16 @@ def _post_count(rng: random.Random, user: User) -> int:
     return min(60, 1 + int(rng.paretovariate(1.6) * 2))
 
 
-def _kind(rng: random.Random) -> tuple[str, str]:
+def _kind(rng: random.Random) -> tuple[text.Sentiment, text.Intent]:
     """(sentiment, intent): questions read neutral, purchase intent mildly positive."""
-    intent = rng.choices(("share", "question", "purchase"), weights=(77, 15, 8))[0]
+    intents: tuple[text.Intent, ...] = ("share", "question", "purchase")
+    intent = rng.choices(intents, weights=(77, 15, 8))[0]
     if intent == "question":
         return "neutral", intent
     if intent == "purchase":
         return "positive", intent
-    return rng.choices(("positive", "negative", "neutral"), weights=(45, 25, 30))[0], intent
+    sentiments: tuple[text.Sentiment, ...] = ("positive", "negative", "neutral")
+    return rng.choices(sentiments, weights=(45, 25, 30))[0], intent
 
 
 def _topics(rng: random.Random, topics: tuple[str, ...]) -> list[str]:

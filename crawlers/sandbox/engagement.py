@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from typing import cast
 
 from crawlers.sandbox import text
 from crawlers.sandbox.catalog import INTERESTS, SOURCES
@@ -43,10 +44,12 @@ def _draw(rng: random.Random, mean: float) -> int:
     return min(MAX_PER_POST, int(mean + rng.random()))
 
 
-def _mood(rng: random.Random, post: Post) -> str:
+def _mood(rng: random.Random, post: Post) -> text.Sentiment:
     if rng.random() < 0.6:
-        return post.sentiment
-    return rng.choice(("positive", "negative", "neutral"))
+        # the generator only ever sets a Sentiment here (see content._kind)
+        return cast(text.Sentiment, post.sentiment)
+    moods: tuple[text.Sentiment, ...] = ("positive", "negative", "neutral")
+    return rng.choice(moods)
 
 
 def _replies(rng: random.Random, post: Post, root: Comment, aud: Audience, ids: Ids) -> None:

@@ -12,7 +12,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qsl, urlsplit
 
 from crawlers.sandbox import faults as faults_
@@ -53,7 +53,8 @@ class SandboxServer(ThreadingHTTPServer):
     @property
     def base_url(self) -> str:
         host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
+        # an AF_INET socket's getsockname() gives the host as a str; typeshed also allows bytes
+        return f"http://{cast(str, host)}:{port}"
 
     def count(self, path: str) -> None:
         with self._lock:

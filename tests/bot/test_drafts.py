@@ -74,6 +74,18 @@ def test_follow_top_k_counts_only_matching_users(session: Session) -> None:
     assert _targets(session, "reply") == _targets(session, "repost") == []
 
 
+def test_follow_needs_a_tag_or_a_share_of_on_interest_posts(session: Session) -> None:
+    build_world(session)
+    # u1 now mostly posts about beauty: one coffee question in four posts is 25% < 30%
+    for i in range(3):
+        add_post(session, f"b{i}", "u1", "口红推荐", interests=["beauty"])
+    session.commit()
+    drafts.run(session, bot_settings(reply_to_questions=False, repost_top_k=0), now=T0)
+    assert "u1" not in _targets(session, "follow")
+    # u5 has no coffee posts at all but carries the 咖啡 profile tag
+    assert "u5" in _targets(session, "follow")
+
+
 def test_suppressed_accounts_are_never_drafted(session: Session) -> None:
     build_world(session)
     review.suppress(session, "weibo", "u1", "alice", "asked us to stop")
