@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -14,12 +15,14 @@ import pytest
 from sqlmodel import Session, select
 
 from crawlers.models import Account, CrawlRun, Interaction, Post
+from crawlers.sandbox.process import SandboxProcess
 from crawlers.store import make_engine, table_counts
 
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
-SandboxProcess = pytest.importorskip("crawlers.sandbox.process").SandboxProcess
+#: a login cookie as an operator would export it; it must never appear in any log line
+SECRET = "SUB=_2A25secret-cookie-value"
 
 SETTINGS = """
 [store]
@@ -35,7 +38,7 @@ timeline_pages = 1
 comment_pages = 1
 repost_pages = 1
 fan_pages = 1
-log_level = "INFO"
+log_level = "DEBUG"
 [campaigns.shiguang]
 brand = "拾光咖啡"
 interests = ["coffee"]
@@ -55,8 +58,10 @@ def crawl(tmp_path: Path, base_url: str, db: Path) -> dict[str, int]:
         capture_output=True,
         text=True,
         timeout=120,
+        env={**os.environ, "TINGFENG_WEIBO_COOKIE": SECRET},
     )
     assert done.returncode == 0, done.stderr[-3000:]
+    assert "secret-cookie-value" not in done.stderr + done.stdout, "the cookie leaked into the logs"
     return {k: int(v) for k, v in (line.split("=") for line in done.stdout.split())}
 
 
