@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter, defaultdict
-from typing import Any
+from typing import Any, cast
 
 from pydantic import ValidationError
 from scrapy.crawler import Crawler
@@ -20,7 +20,15 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, SQLModel, col, select
 
 from crawlers.config import Settings
-from crawlers.models import ITEM_MODELS, Account, Interaction, InteractionIn, utcnow
+from crawlers.models import (
+    ITEM_MODELS,
+    Account,
+    AccountIn,
+    Interaction,
+    InteractionIn,
+    PostIn,
+    utcnow,
+)
 from crawlers.settings import SETTINGS_KEY
 from crawlers.store import open_store, upsert
 
@@ -193,18 +201,20 @@ class MentionPipeline(_StoreStep):
     def process_item(self, item: SQLModel, spider: Any = None) -> SQLModel:
         name = getattr(item, "name", "")
         if TYPE_OF.get(type(item)) == "account" and name:
-            self.names[(item.platform, name)] = item.platform_id  # type: ignore[attr-defined]
+            account = cast(AccountIn, item)  # TYPE_OF maps exactly AccountIn to "account"
+            self.names[(account.platform, name)] = account.platform_id
         elif TYPE_OF.get(type(item)) == "post":
-            for mentioned in getattr(item, "mentions", []) or []:
+            post = cast(PostIn, item)  # TYPE_OF maps exactly PostIn to "post"
+            for mentioned in getattr(post, "mentions", []) or []:
                 self.pending.append(
                     (
-                        item.platform,
-                        item.author_id,
+                        post.platform,
+                        post.author_id,
                         mentioned,
-                        item.platform_id,  # type: ignore[attr-defined]
-                        item.created_at,
+                        post.platform_id,
+                        post.created_at,
                     )
-                )  # type: ignore[attr-defined]
+                )
         return item
 
     def close_spider(self, spider: Any = None) -> None:

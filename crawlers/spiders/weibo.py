@@ -112,7 +112,7 @@ class WeiboSpider(BaseSpider):
         return f"{self.base_url}{path}?{urlencode(params)}"
 
     def _request(
-        self, url: str, callback: Callable[..., Any], target: str, **meta: Any
+        self, url: str, callback: Callable[..., Any] | None, target: str, **meta: Any
     ) -> scrapy.Request:
         return scrapy.Request(
             url, callback=callback, errback=self.on_error, meta={"target": target, **meta}
@@ -123,7 +123,7 @@ class WeiboSpider(BaseSpider):
         kind: str,
         target: str,
         cid: str,
-        callback: Callable[..., Any],
+        callback: Callable[..., Any] | None,
         cursor: str | None = None,
         n: int = 1,
         **meta: Any,
@@ -235,11 +235,14 @@ class WeiboSpider(BaseSpider):
         cursor = wp.next_cursor(data, block, key)
         if self._more(response, meta["kind"], cursor is not None):
             extra = {k: meta[k] for k in ("group_id", "uid") if k in meta}
+            # a response handed to a spider callback carries the request that fetched it
+            request = response.request
+            assert request is not None
             yield self._list(
                 meta["kind"],
                 meta["target"],
                 meta["cid"],
-                response.request.callback,
+                request.callback,
                 cursor=cursor,
                 n=meta["n"] + 1,
                 **extra,
