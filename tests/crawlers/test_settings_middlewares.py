@@ -25,6 +25,8 @@ def test_scrapy_settings_follow_crawl_settings(settings) -> None:
         derived["DOWNLOAD_HANDLERS"]["file"] is None
         and derived["DOWNLOAD_HANDLERS"]["data"] is None
     )
+    # one platform per spider: the global limit equals the per-domain one (no parked requests)
+    assert derived["CONCURRENT_REQUESTS"] == derived["CONCURRENT_REQUESTS_PER_DOMAIN"]
     assert derived["TELNETCONSOLE_ENABLED"] is False and "JOBDIR" not in derived
     assert derived[SETTINGS_KEY] is settings
     assert "secret-value" not in repr(derived)  # the secret never enters Scrapy's settings
