@@ -172,14 +172,20 @@ def _stage_function(stage: str) -> Callable[..., int]:
 
 
 def crawl(settings_path: str) -> int:
-    """Crawl in a child process: Twisted's reactor cannot be restarted inside this one."""
+    """Crawl in a child process (Twisted's reactor cannot be restarted inside this one).
+
+    The child's log goes to this process's stderr; its summary (``key=value`` lines) is read
+    back and logged. Returns the posts, comments and reposts it stored.
+    """
     cmd = [sys.executable, "-m", "crawlers.crawl", "--settings", settings_path]
-    result = subprocess.run(cmd, check=False)
+    result = subprocess.run(cmd, check=False, stdout=subprocess.PIPE, text=True)
     if result.returncode != 0:
         raise SchedulerError(
             f"the crawl exited with status {result.returncode}; see its log above."
         )
-    return 0
+    summary = dict(line.split("=", 1) for line in result.stdout.split() if "=" in line)
+    logger.info("crawl finished: %s", ", ".join(f"{k}={v}" for k, v in summary.items()))
+    return int(summary.get("stored_post", 0))
 
 
 def run_stage(stage: str, settings_path: str, holder: str | None = None) -> int:
