@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -133,21 +134,28 @@ def _check_campaigns(obj: Context, campaigns: tuple[str, ...]) -> None:
         )
 
 
+def _stage(obj: Context, fn: Callable[..., int], needs: str, done: str, nothing: str) -> None:
+    """Run one stage and say what it did, or why it had nothing to do."""
+    if empty_store(obj, needs):
+        click.echo(f"{nothing}: the store has no {needs.lower()}s yet (run `tingfeng crawl` first)")
+        return
+    n = run_stage(obj, fn)
+    click.echo(done.format(n=n) if n else f"{nothing}: {NOTHING_NEW[needs]}")
+
+
+NOTHING_NEW = {
+    "Post": "every post has a label of the current model",
+    "Interaction": "the graph has not changed since the last ranking",
+}
+
+
 @cli.command()
 @click.pass_obj
 def label(obj: Context) -> None:
     """Label posts not yet labelled by the current model: sentiment, interests, intents, keywords."""
     from nlp.label import run
 
-    if empty_store(obj, "Post"):
-        click.echo("nothing to label: the store has no posts yet (run `tingfeng crawl` first)")
-        return
-    n = run_stage(obj, run)
-    click.echo(
-        f"labelled {n} posts"
-        if n
-        else "nothing to label: every post has a label of the current model"
-    )
+    _stage(obj, run, "Post", "labelled {n} posts", "nothing to label")
 
 
 @cli.command()
@@ -156,17 +164,7 @@ def rank(obj: Context) -> None:
     """Rank users by influence on the interaction graph and store each score with its reasons."""
     from graph.score import run
 
-    if empty_store(obj, "Interaction"):
-        click.echo(
-            "nothing to rank: the store has no interactions yet (run `tingfeng crawl` first)"
-        )
-        return
-    n = run_stage(obj, run)
-    click.echo(
-        f"ranked {n} users"
-        if n
-        else "nothing to rank: the graph has not changed since the last ranking"
-    )
+    _stage(obj, run, "Interaction", "ranked {n} users", "nothing to rank")
 
 
 @cli.command()
