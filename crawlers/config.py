@@ -57,6 +57,10 @@ class SandboxSettings(Section):
     users: int = Field(default=400, ge=10, le=200_000)
 
 
+SearchType = Literal["all", "realtime", "hot"]
+DEFAULT_SEARCH_TYPES: tuple[SearchType, ...] = ("realtime", "hot")
+
+
 class CrawlSettings(Section):
     platform: Literal["weibo"] = "weibo"
     base_url: str = "http://127.0.0.1:8765"
@@ -75,7 +79,17 @@ class CrawlSettings(Section):
     comment_pages: int = Field(default=1, ge=0)
     repost_pages: int = Field(default=1, ge=0)
     fan_pages: int = Field(default=1, ge=0)
+    follow_pages: int = Field(default=1, ge=0)
     fetch_profiles: bool = True
+    search_types: list[SearchType] = Field(
+        default_factory=lambda: list(DEFAULT_SEARCH_TYPES), min_length=1
+    )
+    incremental: bool = True
+    login_check: bool = True
+    ban_pause_minutes: float = Field(default=360.0, gt=0)
+    retry_after_max_seconds: float = Field(default=3600.0, gt=0)
+    budget_per_ip_per_hour: int = Field(default=900, ge=0)
+    budget_per_account_per_hour: int = Field(default=600, ge=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("base_url")
@@ -84,6 +98,33 @@ class CrawlSettings(Section):
         if not v.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return v.rstrip("/")
+
+
+class MastodonSettings(Section):
+    enabled: bool = False
+    base_url: str = "https://mastodon.social"
+    obey_robots: bool = True
+    download_delay: float = Field(default=1.0, ge=0)
+    page_limit: int = Field(default=40, ge=1, le=80)
+    max_pages: int = Field(default=3, ge=1)
+    status_pages: int = Field(default=1, ge=0)
+    follower_pages: int = Field(default=1, ge=0)
+    fetch_context: bool = True
+    fetch_reblogged_by: bool = True
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_only(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return v.rstrip("/")
+
+
+class DistributedSettings(Section):
+    enabled: bool = False
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    key_prefix: str = "tingfeng"
+    idle_close_seconds: float = Field(default=30.0, gt=0)
 
 
 DEFAULT_INTERESTS: dict[str, list[str]] = {
@@ -182,6 +223,10 @@ class Campaign(Section):
     keywords: list[str] = Field(default_factory=list)
     accounts: list[str] = Field(default_factory=list)
     brand_terms: list[str] = Field(default_factory=list)
+    hashtags: list[str] = Field(default_factory=list)
+    hashtags_all: list[str] = Field(default_factory=list)
+    hashtags_none: list[str] = Field(default_factory=list)
+    mastodon_accounts: list[str] = Field(default_factory=list)
 
     @field_validator("topics")
     @classmethod
@@ -197,11 +242,13 @@ def supertopic_containerid(name_or_id: str) -> str:
 
 
 class Secrets(BaseSettings):
-    """Only from the environment: TINGFENG_WEIBO_COOKIE, TINGFENG_MASTODON_TOKEN."""
+    """Only from the environment: TINGFENG_WEIBO_COOKIE, TINGFENG_MASTODON_TOKEN,
+    TINGFENG_PROXIES (comma-separated proxy URLs, which may carry credentials)."""
 
     model_config = SettingsConfigDict(env_prefix="TINGFENG_", extra="ignore")
     weibo_cookie: SecretStr | None = None
     mastodon_token: SecretStr | None = None
+    proxies: SecretStr | None = None
 
 
 class Settings(BaseSettings):
@@ -213,6 +260,8 @@ class Settings(BaseSettings):
     store: StoreSettings = Field(default_factory=StoreSettings)
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
     crawl: CrawlSettings = Field(default_factory=CrawlSettings)
+    mastodon: MastodonSettings = Field(default_factory=MastodonSettings)
+    distributed: DistributedSettings = Field(default_factory=DistributedSettings)
     nlp: NlpSettings = Field(default_factory=NlpSettings)
     graph: GraphSettings = Field(default_factory=GraphSettings)
     bot: BotSettings = Field(default_factory=BotSettings)

@@ -181,6 +181,53 @@ class CrawlRun(SQLModel, table=True):
     cursor: dict[str, Any] = _json(dict)  # newest id/time seen, for incremental re-runs
 
 
+# --- politeness: bans, alerts, request budgets ---------------------------------------------
+
+
+class BanEvent(SQLModel, table=True):
+    """A ban signal from a source (418/432/403, a captcha page, a 429): the source pauses.
+
+    ``source`` is what pauses: the platform's host (``m.weibo.cn``), so every target on it waits.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=255, index=True)
+    platform: str = Field(max_length=32)
+    kind: str = Field(
+        max_length=32
+    )  # http_418 | http_432 | http_403 | captcha_json | captcha_html | http_429
+    status: int = 0
+    url: str = Field(default="", sa_type=Text)
+    at: datetime = Field(default_factory=utcnow, index=True)
+    paused_until: datetime
+    crawl_run_id: int | None = None
+
+
+class Alert(SQLModel, table=True):
+    """Something an operator must see (a ban, later a negative-sentiment spike); the CLI lists
+    unacknowledged ones."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, index=True)
+    kind: str = Field(max_length=32)  # ban | rate_limited | ...
+    source: str = Field(default="", max_length=255)
+    message: str = Field(default="", sa_type=Text)
+    detail: dict[str, Any] = _json(dict)
+    dedup_key: str = Field(default="", max_length=255, index=True)
+    acknowledged_at: datetime | None = None
+
+
+class RequestBudget(SQLModel, table=True):
+    """Requests sent per budget key (an account or an egress IP) per hour window, shared by every
+    crawler process that uses the same store."""
+
+    __table_args__ = (UniqueConstraint("key", "window", name="uq_budget_key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=255)  # e.g. "ip:m.weibo.cn", "account:<hash of the cookie>"
+    window: datetime  # start of the hour (UTC)
+    count: int = 0
+
+
 # --- labels ---------------------------------------------------------------------------------
 
 
