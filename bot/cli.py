@@ -242,9 +242,11 @@ def _print_summary(summary: Any) -> None:
 def _register() -> None:
     from bot.cli_demo import demo
     from bot.cli_review import review
+    from bot.cli_runs import runs
 
     cli.add_command(review)
     cli.add_command(demo)
+    cli.add_command(runs)
 
 
 _register()
