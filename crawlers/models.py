@@ -47,6 +47,7 @@ class AccountBase(SQLModel):
     platform: str = Field(max_length=32)
     platform_id: str = Field(max_length=64)
     name: str = ""
+    handle: str = Field(default="", max_length=255)  # e.g. Mastodon's user@instance
     description: str = Field(default="", sa_type=Text)
     profile_tags: list[str] = _json()
     followers_count: int | None = None
@@ -134,7 +135,8 @@ class InteractionBase(SQLModel):
     """An edge of the interaction graph: ``src`` acted towards ``dst``.
 
     repost/comment/mention: src is the actor, dst the author (or mentioned user), ``post_id`` the
-    post that carries the interaction (the comment, the repost, the mentioning post).
+    post that carries the interaction (the comment, the repost, the mentioning post; on Mastodon
+    a boost's edge carries the boosted status, since an account boosts a status once).
     follow: src follows dst; ``post_id`` is "" (empty, not NULL, so the unique key holds).
     """
 

@@ -188,6 +188,11 @@ class StorePipeline(_StoreStep):
         return len(batch)
 
 
+#: platforms whose posts mention users by screen name (resolved here); Mastodon's spider
+#: yields mention edges with account ids itself
+NAME_MENTIONS = frozenset({"weibo"})
+
+
 class MentionPipeline(_StoreStep):
     """Collects ``@name`` mentions of posts; at close resolves names to uids (accounts seen in
     this crawl, then the Account table) and upserts ``mention`` interactions. Unknown names are
@@ -203,7 +208,7 @@ class MentionPipeline(_StoreStep):
         if TYPE_OF.get(type(item)) == "account" and name:
             account = cast(AccountIn, item)  # TYPE_OF maps exactly AccountIn to "account"
             self.names[(account.platform, name)] = account.platform_id
-        elif TYPE_OF.get(type(item)) == "post":
+        elif TYPE_OF.get(type(item)) == "post" and item.platform in NAME_MENTIONS:  # type: ignore[attr-defined]
             post = cast(PostIn, item)  # TYPE_OF maps exactly PostIn to "post"
             for mentioned in getattr(post, "mentions", []) or []:
                 self.pending.append(

@@ -7,13 +7,14 @@ duplicates a row.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, func, inspect
+from sqlalchemy import event, func, inspect, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
@@ -85,15 +86,61 @@ def make_engine(url: str, echo: bool = False) -> Engine:
 
 
 def migrate(engine: Engine) -> None:
-    """Create missing tables. The hook later schema changes will extend (one step per version)."""
+    """Create missing tables and add columns that later releases added to existing tables.
+
+    Schema changes so far are additive (new tables, new columns with a default), so this is the
+    whole migration; a change that is not additive gets its own step here, keyed by version.
+    """
     try:
         SQLModel.metadata.create_all(engine)
+        _add_missing_columns(engine)
     except OperationalError as exc:
         raise StoreError(
             engine.url.render_as_string(hide_password=True),
             _reason(exc),
             "Check that the database is reachable and writable.",
         ) from exc
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    inspector = inspect(engine)
+    with engine.begin() as conn:
+        for table in SQLModel.metadata.sorted_tables:
+            existing = {c["name"] for c in inspector.get_columns(table.name)}
+            for column in table.columns:
+                if column.name not in existing:
+                    conn.execute(text(_add_column_ddl(engine, table.name, column)))
+                    logger.info("migrated: added column %s.%s", table.name, column.name)
+
+
+def _add_column_ddl(engine: Engine, table: str, column: Any) -> str:
+    kind = column.type.compile(dialect=engine.dialect)
+    default = _literal_default(column)
+    not_null = " NOT NULL" if not column.nullable and default is not None else ""
+    fill = f" DEFAULT {default}" if default is not None else ""
+    return f'ALTER TABLE "{table}" ADD COLUMN "{column.name}" {kind}{fill}{not_null}'
+
+
+def _literal_default(column: Any) -> str | None:
+    """The column's Python default as an SQL literal (None when it has none we can express)."""
+    default = column.default
+    if default is None:
+        return None
+    value = default.arg
+    if callable(value):
+        try:
+            value = value(None)  # SQLAlchemy wraps callables to take a context
+        except TypeError:
+            return None
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    if isinstance(value, list | dict):
+        return "'" + json.dumps(value) + "'"
+    return None
 
 
 def _reason(exc: SQLAlchemyError) -> str:

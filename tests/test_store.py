@@ -162,3 +162,22 @@ def test_database_path_that_is_a_folder_is_a_clear_error(tmp_path: Path) -> None
     s = default_settings(base_dir=tmp_path, store={"url": "sqlite:///db.sqlite"})
     with pytest.raises(StoreError, match=r"cannot use the database .*db\.sqlite"):
         open_store(s)
+
+
+def test_migrate_adds_columns_a_later_release_added(db: Engine) -> None:
+    """A store created by an older release (no ``account.handle``) gains the column, and the
+    rows it holds keep their data and get the column's default."""
+    with db.begin() as conn:
+        conn.execute(text("ALTER TABLE account DROP COLUMN handle"))
+        conn.execute(
+            text(
+                "INSERT INTO account (platform, platform_id, name, description, profile_tags, "
+                "verified, verified_reason, gender, location, first_seen, updated_at) VALUES "
+                "('weibo', '1', '旧用户', '', '[]', false, '', '', '', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            )
+        )
+    migrate(db)
+    migrate(db)  # twice: nothing left to add
+    with Session(db) as s:
+        acc = s.exec(select(Account)).one()
+        assert (acc.name, acc.handle) == ("旧用户", "")
