@@ -25,17 +25,38 @@ def run_crawl(settings: Settings, campaigns: list[str] | None = None) -> dict[st
     from scrapy.crawler import CrawlerProcess
 
     from crawlers.settings import scrapy_settings
-    from crawlers.spiders.weibo import WeiboSpider
 
     if not settings.campaigns:
         raise CrawlError("no campaigns to crawl: add a [campaigns.NAME] table to the settings file")
-    process = CrawlerProcess(_with_logging(scrapy_settings(settings)))
+    scrapy = scrapy_settings(settings)
+    if settings.distributed.enabled:  # a shared frontier in Redis: docs/distributed.md
+        from crawlers.distributed import distributed_settings
+
+        scrapy |= distributed_settings(settings)
+    process = CrawlerProcess(_with_logging(scrapy))
     _hold_levels(settings.crawl.log_level)
-    crawler = process.create_crawler(WeiboSpider)
-    process.crawl(crawler, settings=settings, campaigns=campaigns)
+    crawlers = [process.create_crawler(spider) for spider in spiders_for(settings)]
+    for crawler in crawlers:
+        process.crawl(crawler, settings=settings, campaigns=campaigns)
     process.start()
-    stats: dict[str, Any] = crawler.stats.get_stats() if crawler.stats else {}
-    return summarize(stats)
+    for crawler in crawlers:  # a spider that had to stop (an expired login) says why
+        fatal = getattr(crawler.spider, "fatal", None)
+        if isinstance(fatal, TingfengError):
+            raise fatal
+    summaries = [summarize(c.stats.get_stats() if c.stats else {}) for c in crawlers]
+    return {key: sum(s[key] for s in summaries) for key in summaries[0]}
+
+
+def spiders_for(settings: Settings) -> list[type]:
+    """The spider classes a crawl runs: Weibo always, Mastodon when ``[mastodon] enabled``."""
+    from crawlers.spiders.weibo import WeiboSpider
+
+    spiders: list[type] = [WeiboSpider]
+    if settings.mastodon.enabled:
+        from crawlers.spiders.mastodon import MastodonSpider
+
+        spiders.append(MastodonSpider)
+    return spiders
 
 
 def _with_logging(scrapy: dict[str, Any]) -> dict[str, Any]:

@@ -153,6 +153,7 @@ class StorePipeline(_StoreStep):
         super().__init__(*args, **kwargs)
         self.buffer: list[SQLModel] = []
         self.stored: Counter[str] = Counter()
+        self.mentions = MentionResolver()
 
     def process_item(self, item: SQLModel, spider: Any = None) -> SQLModel:
         self.buffer.append(item)
@@ -162,6 +163,10 @@ class StorePipeline(_StoreStep):
 
     def close_spider(self, spider: Any = None) -> None:
         self.flush()
+        unresolved = len(self.mentions.pending)
+        if unresolved:
+            self.count("mentions_unresolved", unresolved)
+            logger.info("%d mentions name no known account; skipped", unresolved)
         self.dispose()
 
     def flush(self) -> int:
@@ -173,18 +178,24 @@ class StorePipeline(_StoreStep):
         for obj in batch:
             update, row = _row(obj, ITEM_MODELS[TYPE_OF[type(obj)]][2])
             groups[(TYPE_OF[type(obj)], update)].append(row)
+            self.mentions.observe(obj)
+        waiting = list(self.mentions.pending)
         try:
             with Session(self.engine) as session, session.begin():
                 for (item_type, update), rows in groups.items():
                     _, table, keys = ITEM_MODELS[item_type]
                     upsert(session, table, rows, keys, update=update)
+                mentions = self.mentions.store(session)
         except SQLAlchemyError as exc:
+            self.mentions.pending = waiting  # rolled back: nothing of this batch was stored
             self.count("store_failed", len(batch))
             logger.error("a batch of %d items was not stored (rolled back): %s", len(batch), exc)
             return 0
         for (item_type, _), rows in groups.items():
             self.stored[item_type] += len(rows)
             self.count(f"stored/{item_type}", len(rows))
+        if mentions:
+            self.count("mentions", mentions)
         return len(batch)
 
 
@@ -192,71 +203,54 @@ class StorePipeline(_StoreStep):
 #: yields mention edges with account ids itself
 NAME_MENTIONS = frozenset({"weibo"})
 
+Mention = tuple[str, str, str, str, Any]  # platform, author id, mentioned name, post id, time
 
-class MentionPipeline(_StoreStep):
-    """Collects ``@name`` mentions of posts; at close resolves names to uids (accounts seen in
-    this crawl, then the Account table) and upserts ``mention`` interactions. Unknown names are
-    skipped and counted (``mentions_unresolved``)."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+class MentionResolver:
+    """``@name`` mentions of stored posts -> ``mention`` interactions (author -> mentioned uid).
+
+    Used by ``StorePipeline`` inside each batch's transaction, so a post and its mention edges
+    commit together (a crash between them cannot lose the edges). Names resolve through the
+    accounts seen in this crawl, then the Account table; a name still unknown waits for later
+    batches and is counted as unresolved at the end.
+    """
+
+    def __init__(self) -> None:
         self.names: dict[tuple[str, str], str] = {}
-        self.pending: list[tuple[str, str, str, str, Any]] = []
+        self.pending: list[Mention] = []
 
-    def process_item(self, item: SQLModel, spider: Any = None) -> SQLModel:
-        name = getattr(item, "name", "")
-        if TYPE_OF.get(type(item)) == "account" and name:
+    def observe(self, item: SQLModel) -> None:
+        kind = TYPE_OF.get(type(item))
+        if kind == "account":
             account = cast(AccountIn, item)  # TYPE_OF maps exactly AccountIn to "account"
-            self.names[(account.platform, name)] = account.platform_id
-        elif TYPE_OF.get(type(item)) == "post" and item.platform in NAME_MENTIONS:  # type: ignore[attr-defined]
+            if account.name:
+                self.names[(account.platform, account.name)] = account.platform_id
+        elif kind == "post" and cast(PostIn, item).platform in NAME_MENTIONS:
             post = cast(PostIn, item)  # TYPE_OF maps exactly PostIn to "post"
-            for mentioned in getattr(post, "mentions", []) or []:
+            for name in post.mentions or []:
                 self.pending.append(
-                    (
-                        post.platform,
-                        post.author_id,
-                        mentioned,
-                        post.platform_id,
-                        post.created_at,
-                    )
+                    (post.platform, post.author_id, name, post.platform_id, post.created_at)
                 )
-        return item
 
-    def close_spider(self, spider: Any = None) -> None:
-        if self.pending and self.engine is not None:
-            try:
-                self.resolve_and_store()
-            except SQLAlchemyError as exc:
-                self.count("store_failed", len(self.pending))
-                logger.error("mentions were not stored (rolled back): %s", exc)
-        self.dispose()
-
-    def resolve_and_store(self) -> int:
-        """Upsert the mention interactions of the names that resolve; returns how many."""
-        assert self.engine is not None
-        with Session(self.engine) as session, session.begin():
-            uids = self._lookup(session)
-            rows = [
-                InteractionIn(
-                    platform=p,
-                    kind="mention",
-                    src_id=src,
-                    dst_id=uids[(p, name)],
-                    post_id=pid,
-                    created_at=at,
-                ).model_dump()
-                for p, src, name, pid, at in self.pending
-                if (p, name) in uids
-            ]
-            upsert(
-                session, Interaction, rows, ITEM_MODELS["interaction"][2], update=("created_at",)
-            )
-        unresolved = len(self.pending) - len(rows)
-        self.count("mentions", len(rows))
-        if unresolved:
-            self.count("mentions_unresolved", unresolved)
-            logger.info("%d mentions name no known account; skipped", unresolved)
-        self.pending = []
+    def store(self, session: Session) -> int:
+        """Upsert the edges whose names resolve; the rest stay pending. Returns edges written."""
+        if not self.pending:
+            return 0
+        uids = self._lookup(session)
+        resolved = [m for m in self.pending if (m[0], m[2]) in uids]
+        rows = [
+            InteractionIn(
+                platform=p,
+                kind="mention",
+                src_id=src,
+                dst_id=uids[(p, name)],
+                post_id=pid,
+                created_at=at,
+            ).model_dump()
+            for p, src, name, pid, at in resolved
+        ]
+        upsert(session, Interaction, rows, ITEM_MODELS["interaction"][2], update=("created_at",))
+        self.pending = [m for m in self.pending if (m[0], m[2]) not in uids]
         return len(rows)
 
     def _lookup(self, session: Session) -> dict[tuple[str, str], str]:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from crawlers.config import Settings
+from crawlers.errors import CrawlError
 
 SETTINGS_KEY = "TINGFENG_SETTINGS"
 
@@ -15,18 +17,40 @@ ITEM_PIPELINES = {
     "crawlers.pipelines.ValidatePipeline": 100,
     "crawlers.pipelines.DedupPipeline": 200,
     "crawlers.pipelines.StorePipeline": 300,
-    "crawlers.pipelines.MentionPipeline": 400,
 }
 
+#: order and reasons: crawlers/middlewares.py's docstring
 DOWNLOADER_MIDDLEWARES = {
+    "crawlers.middlewares.SourcePauseMiddleware": 50,
     "crawlers.middlewares.CookieHeaderMiddleware": 540,
-    "crawlers.middlewares.BanDetectionMiddleware": 560,
+    "crawlers.middlewares.RetryAfterMiddleware": 570,
+    "crawlers.middlewares.BanDetectionMiddleware": 575,
+    "crawlers.middlewares.ProxyRotationMiddleware": 585,
+    "crawlers.middlewares.BudgetMiddleware": 595,
 }
+
+
+def proxy_list(settings: Settings) -> list[str]:
+    """The proxies of ``TINGFENG_PROXIES`` (comma-separated http(s):// URLs, credentials
+    allowed). Raises ``CrawlError`` naming the bad entry by position, never by its text."""
+    secret = settings.secrets.proxies
+    entries = [p.strip() for p in (secret.get_secret_value() if secret else "").split(",")]
+    proxies = [p for p in entries if p]
+    for n, proxy in enumerate(proxies, 1):
+        parts = urlsplit(proxy)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise CrawlError(
+                f"TINGFENG_PROXIES entry {n} is not an http:// or https:// proxy URL "
+                "(expected e.g. http://user:password@proxy.example:8080, comma-separated)"
+            )
+    return proxies
 
 
 def scrapy_settings(settings: Settings) -> dict[str, Any]:
-    """The Scrapy settings of a crawl. The cookie secret is not among them: the
-    ``CookieHeaderMiddleware`` reads it from the ``Settings`` object, so Scrapy never logs it."""
+    """The Scrapy settings of a crawl. Secrets are not among them: the middlewares read the
+    cookie and the proxies from the ``Settings`` object, so Scrapy never logs them. Raises
+    ``CrawlError`` when ``TINGFENG_PROXIES`` is malformed (before any request is made)."""
+    proxy_list(settings)
     crawl = settings.crawl
     return {
         SETTINGS_KEY: settings,
@@ -49,6 +73,9 @@ def scrapy_settings(settings: Settings) -> dict[str, Any]:
         "DOWNLOAD_WARNSIZE": MAX_BODY // 4,
         # only http(s): a crawl never reads local files or data: URLs
         "DOWNLOAD_HANDLERS": {"file": None, "data": None, "s3": None, "ftp": None},
+        # certificates checked against the system's CAs, host names matched (Scrapy 2.19's
+        # switch; the older BrowserLikeContextFactory is deprecated and does the same)
+        "DOWNLOAD_VERIFY_CERTIFICATES": True,
         "TELNETCONSOLE_ENABLED": False,
         "COOKIES_ENABLED": False,
         "ITEM_PIPELINES": dict(ITEM_PIPELINES),

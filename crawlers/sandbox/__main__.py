@@ -13,19 +13,27 @@ import sys
 import threading
 from types import FrameType
 
+from crawlers.sandbox.faults import Options
 from crawlers.sandbox.server import make_server
-from crawlers.sandbox.world import build_world
+from crawlers.sandbox.world import build_world, hide_newest_posts
 
 logger = logging.getLogger(__name__)
 READY = "sandbox listening on"
 
 
 def _fault(text: str) -> tuple[str, float]:
-    name, sep, rate = text.partition("=")
+    name, sep, value = text.partition("=")
     try:
-        return name.strip(), float(rate) if sep else 1.0
+        return name.strip(), float(value) if sep else 1.0
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected NAME=RATE, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}") from None
+
+
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"expected a fraction in [0, 1), got {text!r}")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -41,18 +49,41 @@ def _parser() -> argparse.ArgumentParser:
         type=_fault,
         action="append",
         default=[],
-        metavar="NAME=RATE",
-        help="failure mode and the share of URLs it hits, e.g. malformed_json=0.2",
+        metavar="NAME=VALUE",
+        help="failure mode, repeatable: the share of URLs it hits (malformed_json=0.2) or, "
+        "for ban_418/ban_432/ban_403/captcha_after/rate_limit, a number of requests (ban_418=50)",
+    )
+    p.add_argument("--slow-seconds", type=float, default=2.0, help="delay of the slow fault")
+    p.add_argument("--retry-after", type=int, default=2, help="Retry-After of 429 replies")
+    p.add_argument(
+        "--guest-caps",
+        choices=("on", "off"),
+        default="on",
+        help="without a SUB= cookie: 3 pages of a search, 1 page of a timeline (default: on)",
+    )
+    p.add_argument(
+        "--hide-newest",
+        type=_fraction,
+        default=0.0,
+        metavar="FRACTION",
+        help="hide this newest share of posts, as if not yet written (default: 0)",
     )
     p.add_argument("--log-level", default="WARNING")
     return p
 
 
 def serve(
-    host: str, port: int, seed: int, users: int, faults: dict[str, float] | None = None
+    host: str,
+    port: int,
+    seed: int,
+    users: int,
+    faults: dict[str, float] | None = None,
+    options: Options | None = None,
+    hide_newest: float = 0.0,
 ) -> None:
     """Build the world, announce the address on stdout, serve until SIGTERM/SIGINT."""
-    server = make_server(host, port, build_world(seed, users), faults)
+    world = hide_newest_posts(build_world(seed, users), hide_newest)
+    server = make_server(host, port, world, faults, options)
     stop = threading.Event()
 
     def _stop(signum: int, frame: FrameType | None) -> None:
@@ -79,8 +110,14 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
-        serve(args.host, args.port, args.seed, args.users, dict(args.fault))
-    except (ValueError, OSError) as exc:
+        options = Options(args.slow_seconds, args.retry_after, args.guest_caps == "on")
+        serve(
+            args.host, args.port, args.seed, args.users, dict(args.fault), options, args.hide_newest
+        )
+    except ValueError as exc:
+        logger.error("sandbox cannot start: %s", exc)
+        return 2
+    except OSError as exc:
         logger.error("sandbox cannot start: %s (pick another --port, or 0 for any free one)", exc)
         return 2
     return 0

@@ -10,10 +10,27 @@ from urllib.parse import parse_qsl
 from crawlers.config import supertopic_containerid
 from crawlers.sandbox.catalog import INTERESTS
 from crawlers.sandbox.model import Post, User, World
-from crawlers.sandbox.pages import by_page, by_since_id, card_list, empty, int_arg
+from crawlers.sandbox.pages import PAGE_SIZE, by_page, by_since_id, card_list, empty, int_arg
 from crawlers.sandbox.render import count, mblog_json, user_json
 
 Query = dict[str, str]
+HOT_PAGES = 5  # the hot (热门) search stops after this many pages
+SIMILAR_OMITTED = {"card_type": 58, "desc": "已为你过滤部分相似结果"}
+
+
+def newest(posts: list[Post]) -> list[Post]:
+    """Realtime order: newest first."""
+    return sorted(posts, key=lambda p: (p.created_at, p.mid), reverse=True)
+
+
+def hottest(posts: list[Post]) -> list[Post]:
+    """Hot order, most engaged first, cut to HOT_PAGES pages."""
+    ranked = sorted(posts, key=lambda p: (engagement(p), p.mid), reverse=True)
+    return ranked[: HOT_PAGES * PAGE_SIZE]
+
+
+def engagement(post: Post) -> int:
+    return post.attitudes_count + post.comments_count + len(post.reposts)
 
 
 class Containers:
@@ -66,6 +83,7 @@ class Containers:
     # -- search --------------------------------------------------------------------------------
 
     def search(self, m: re.Match[str], query: Query) -> dict[str, Any]:
+        """Search by ``type``: 1 all (综合), 61 realtime (实时), 60 hot (热门), 3 users."""
         params = dict(parse_qsl(m.group(1), keep_blank_values=True))
         q = (params.get("q") or query.get("q") or "").strip()
         if not q:
@@ -73,6 +91,11 @@ class Containers:
         if params.get("type") == "3":
             return self._user_search(q, query)
         posts = self._topic_posts(q) if len(q) > 2 and q[0] == q[-1] == "#" else self._keyword(q)
+        kind = params.get("type")
+        if kind == "60":
+            posts = hottest(posts)
+        elif kind == "61":
+            posts = newest(posts)
         cards, nxt = by_page(posts, int_arg(query, "page", 1))
         if not cards:
             return empty()
@@ -83,9 +106,10 @@ class Containers:
             "page": nxt,
             "title_top": q,
         }
-        return card_list(
-            [self._mblog_card(p) for p in cards], info, {"containerid": query["containerid"]}
-        )
+        found = [self._mblog_card(p) for p in cards]
+        if kind == "60" and nxt is None:
+            found.append(dict(SIMILAR_OMITTED))
+        return card_list(found, info, {"containerid": query["containerid"]})
 
     def _topic_posts(self, q: str) -> list[Post]:
         return self.world.by_topic.get(q.strip("#"), [])

@@ -19,6 +19,7 @@ from types import TracebackType
 from typing import IO
 
 from crawlers.errors import TingfengError
+from crawlers.sandbox.faults import Options
 
 logger = logging.getLogger(__name__)
 READY = "sandbox listening on "
@@ -56,10 +57,17 @@ class SandboxProcess:
         host: str = "127.0.0.1",
         faults: dict[str, float] | None = None,
         timeout: float = 60.0,
+        *,
+        slow_seconds: float = 2.0,
+        retry_after: int = 2,
+        guest_caps: bool = True,
+        hide_newest: float = 0.0,
     ) -> None:
         self.host, self.seed, self.users = host, seed, users
         self.port = port or free_port(host)
         self.faults = dict(faults or {})
+        self.options = Options(slow_seconds, retry_after, guest_caps)
+        self.hide_newest = hide_newest
         self.timeout = timeout
         self.base_url = f"http://{host}:{self.port}"
         self._proc: subprocess.Popen[str] | None = None
@@ -78,9 +86,18 @@ class SandboxProcess:
             "--users",
             str(self.users),
         ]
-        for name, rate in self.faults.items():
-            cmd += ["--fault", f"{name}={rate}"]
-        return cmd
+        for name, value in self.faults.items():
+            cmd += ["--fault", f"{name}={value}"]
+        return cmd + [
+            "--slow-seconds",
+            str(self.options.slow_seconds),
+            "--retry-after",
+            str(self.options.retry_after),
+            "--guest-caps",
+            "on" if self.options.guest_caps else "off",
+            "--hide-newest",
+            str(self.hide_newest),
+        ]
 
     def start(self) -> SandboxProcess:
         env = os.environ | {

@@ -2,7 +2,8 @@
 
 ``make_server(host, port, world)`` returns a ``ThreadingHTTPServer``; call ``serve_forever()``.
 Requests are logged at DEBUG only. ``/private/`` exists so tests can check that robots.txt is
-obeyed; ``/_sandbox/stats`` reports how often each path was fetched.
+obeyed; ``/_sandbox/stats`` reports how often each path was fetched and ``/_sandbox/log`` lists
+the requests themselves.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ from typing import Any, cast
 from urllib.parse import parse_qsl, urlsplit
 
 from crawlers.sandbox import faults as faults_
+from crawlers.sandbox import guest
 from crawlers.sandbox.containers import Containers
-from crawlers.sandbox.faults import Reply
+from crawlers.sandbox.faults import Options, Reply
+from crawlers.sandbox.journal import Journal, Request, logged_in
 from crawlers.sandbox.model import World
 from crawlers.sandbox.statuses import Statuses
 
@@ -28,17 +31,22 @@ Handler = Callable[[dict[str, str]], dict[str, Any]]
 
 
 class SandboxServer(ThreadingHTTPServer):
-    """Holds the world, the active faults and request counts for one run."""
+    """Holds the world, the active faults, request counts and the request log for one run."""
 
     daemon_threads = True
     allow_reuse_address = True
 
     def __init__(
-        self, address: tuple[str, int], world: World, faults: dict[str, float] | None = None
+        self,
+        address: tuple[str, int],
+        world: World,
+        faults: dict[str, float] | None = None,
+        options: Options | None = None,
     ) -> None:
         super().__init__(address, SandboxHandler)
         self.world = world
         self.faults = faults_.check(faults or {})
+        self.options = options or Options()
         containers, statuses = Containers(world), Statuses(world)
         self.api: dict[str, Handler] = {
             "/api/container/getIndex": containers.get_index,
@@ -48,6 +56,9 @@ class SandboxServer(ThreadingHTTPServer):
             "/statuses/extend": statuses.extend,
         }
         self.hits: Counter[str] = Counter()
+        self.journal = Journal()
+        self.stopping = threading.Event()  # lets hung and slow replies go when the server stops
+        self._served = 0  # requests that count towards the counter faults
         self._lock = threading.Lock()
 
     @property
@@ -60,24 +71,52 @@ class SandboxServer(ThreadingHTTPServer):
         with self._lock:
             self.hits[path] += 1
 
-    def reply(self, path: str, raw_query: str, url: str) -> Reply:
+    def _number(self) -> int:
+        with self._lock:
+            self._served += 1
+            return self._served
+
+    def reply(self, request: Request) -> Reply:
         """The reply for one GET, with this run's faults applied."""
-        if path == "/robots.txt":
+        if request.path == "/robots.txt":
             return Reply(body=ROBOTS.encode(), content_type="text/plain; charset=utf-8")
-        if path.startswith("/private/"):
-            return Reply(payload={"ok": 1, "data": {"note": "robots.txt forbids this path"}})
-        if path == "/_sandbox/stats":
+        if request.path == "/_sandbox/stats":
             return Reply(payload={"ok": 1, "hits": dict(self.hits)})
-        handler = self.api.get(path)
+        if request.path == "/_sandbox/log":
+            return Reply(payload={"ok": 1, "requests": self.journal.entries()})
+        counter = faults_.counted(self.faults, self._number())
+        if counter is not None:
+            reply = Reply(fired=[counter])
+            faults_.apply_counter(reply, counter, self.options)
+            return reply
+        return self._faulty(request, self._payload(request))
+
+    def _payload(self, request: Request) -> Reply:
+        if request.path.startswith("/private/"):
+            return Reply(payload={"ok": 1, "data": {"note": "robots.txt forbids this path"}})
+        if request.path == "/api/config":
+            return Reply(payload=guest.config(request.cookie, str(self.world.users[0].uid)))
+        handler = self.api.get(request.path)
         if handler is None:
             return Reply(status=404, payload={"ok": 0, "msg": "not found", "errno": "404"})
-        query = dict(parse_qsl(raw_query, keep_blank_values=True))
-        reply = Reply(payload=handler(query))
-        fired = faults_.firing(self.faults, self.world.seed, url)
-        faults_.apply(reply, fired, self.world.seed, url, "payload")
+        query = dict(parse_qsl(request.query, keep_blank_values=True))
+        if self.options.guest_caps and not request.cookie:
+            closed = guest.capped(request.path, query)
+            if closed is not None:
+                return Reply(payload=closed)
+        return Reply(payload=handler(query))
+
+    def _faulty(self, request: Request, reply: Reply) -> Reply:
+        seed, url = self.world.seed, request.url
+        reply.fired = faults_.firing(self.faults, seed, url)
+        faults_.apply(reply, reply.fired, seed, url, "payload", self.options)
         reply.encode()
-        faults_.apply(reply, fired, self.world.seed, url, "body")
+        faults_.apply(reply, reply.fired, seed, url, "body", self.options)
         return reply
+
+    def server_close(self) -> None:
+        self.stopping.set()
+        super().server_close()
 
 
 class SandboxHandler(BaseHTTPRequestHandler):
@@ -90,29 +129,48 @@ class SandboxHandler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
         parts = urlsplit(self.path)
         self.server.count(parts.path)
+        request = Request(
+            path=parts.path,
+            query=parts.query,
+            url=self.path,
+            cookie=logged_in(self.headers.get("Cookie")),
+            ua=self.headers.get("User-Agent", ""),
+        )
         try:
-            reply = self.server.reply(parts.path, parts.query, self.path)
+            reply = self.server.reply(request)
         except Exception:  # a bug in the sandbox must not kill the connection silently
             logger.exception("sandbox failed on %s", self.path)
             reply = Reply(status=500, payload={"ok": 0, "msg": "sandbox error"})
+        if not parts.path.startswith("/_sandbox/"):
+            self.server.journal.add(request, reply.status, reply.fired)
         self._send(reply)
 
     def _send(self, reply: Reply) -> None:
+        if reply.delay and self.server.stopping.wait(reply.delay):
+            return
         body = reply.encode()
+        headers = {"Content-Type": reply.content_type, "Content-Length": str(len(body))}
+        if reply.stream is not None:
+            headers["Connection"] = "close"  # http.server then closes after this reply
         self.send_response(reply.status)
-        self.send_header("Content-Type", reply.content_type)
-        self.send_header("Content-Length", str(len(body)))
-        for name, value in reply.headers.items():
+        for name, value in (headers | reply.headers).items():
             self.send_header(name, value)
         self.end_headers()
-        self.wfile.write(body)
+        if reply.stream is None:
+            self.wfile.write(body)
+        else:
+            reply.stream(self, body, self.server.stopping)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (stdlib signature)
         logger.debug("%s %s", self.address_string(), format % args)
 
 
 def make_server(
-    host: str, port: int, world: World, faults: dict[str, float] | None = None
+    host: str,
+    port: int,
+    world: World,
+    faults: dict[str, float] | None = None,
+    options: Options | None = None,
 ) -> SandboxServer:
     """A server bound to ``host:port`` (0 = any free port) for ``world``."""
-    return SandboxServer((host, port), world, faults)
+    return SandboxServer((host, port), world, faults, options)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 import random
 import time
+from collections import Counter
+from dataclasses import replace
 
 from crawlers.sandbox.catalog import INTERESTS
 from crawlers.sandbox.content import Ids, make_posts
@@ -16,7 +18,16 @@ from crawlers.sandbox.engagement import Audience, engage
 from crawlers.sandbox.model import Comment, Post, Repost, User, World
 from crawlers.sandbox.people import count_follows, make_follows, make_users
 
-__all__ = ["Comment", "Post", "Repost", "User", "World", "build_world", "catalog"]
+__all__ = [
+    "Comment",
+    "Post",
+    "Repost",
+    "User",
+    "World",
+    "build_world",
+    "catalog",
+    "hide_newest_posts",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +69,20 @@ def build_world(seed: int, users: int) -> World:
         time.perf_counter() - started,
     )
     return world
+
+
+def hide_newest_posts(world: World, fraction: float) -> World:
+    """The world before its newest ``fraction`` of posts (and their comments and reposts) existed.
+
+    Everything else is the same objects, so a crawl of this world followed by one of the full
+    world sees the hidden posts appear as new.
+    """
+    hidden = int(len(world.posts) * fraction)
+    if hidden <= 0:
+        return world
+    unwritten = Counter(p.uid for p in world.posts[:hidden])
+    users = [replace(u, statuses_count=u.statuses_count - unwritten[u.uid]) for u in world.users]
+    return World(seed=world.seed, users=users, follows=world.follows, posts=world.posts[hidden:])
 
 
 def catalog() -> dict[str, dict[str, list[str]]]:

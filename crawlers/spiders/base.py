@@ -4,21 +4,33 @@ A spider declares its targets (``Target``: a key such as ``"topic:咖啡探店"`
 that asked for it); every request carries its target key in ``meta["target"]`` so that pages,
 items, errors and truncation notes land on the right ``CrawlRun`` row. Rows are inserted when
 the spider opens (status ``running``) and completed when it closes (``finished``).
+
+Resume: a row still ``running`` whose process (``cursor["owner"]``: host and pid) is gone was
+left by a crash (kill -9, power loss) and is marked ``interrupted`` when the next crawl opens.
+
+Incremental state: ``cursor["lists"]`` holds, per list of a target, the newest post id seen.
+It is written only when a crawl closes ``finished`` with no error on that target and no failed
+store batch. The item pipelines have flushed by then (Scrapy closes them before it sends
+``spider_closed``), so a cursor never points past what is stored: a crawl killed before its
+items were committed leaves the old cursor, and the next run reads that stretch again.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
+import socket
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 import scrapy
 from scrapy.crawler import Crawler
+from scrapy.exceptions import CloseSpider
 from scrapy.http import Response
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from crawlers.config import Settings
 from crawlers.errors import CrawlError
@@ -43,6 +55,31 @@ class Target:
     errors: int = 0
     notes: Counter[str] = field(default_factory=Counter)
     run_id: int | None = None
+    #: ``cursor["lists"]`` of the last run that could advance it: ``{list: {"id": ...}}``
+    previous: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: newest post id seen this run per newest-first list
+    newest: dict[str, int] = field(default_factory=dict)
+    #: pages read this run per list (``cursor["read"]``: which lists a run read)
+    read: Counter[str] = field(default_factory=Counter)
+
+    def last_seen(self, name: str) -> int | None:
+        """The newest post id a previous complete run stored for list ``name``."""
+        value = self.previous.get(name, {}).get("id")
+        return int(value) if isinstance(value, str) and value.isdigit() else None
+
+    def saw(self, name: str, post_id: int) -> None:
+        self.newest[name] = max(self.newest.get(name, 0), post_id)
+
+    def cursor(self, advance: bool) -> dict[str, Any]:
+        """The cursor to store: the lists moved forward only when ``advance``."""
+        out: dict[str, Any] = {"read": dict(self.read)}
+        if advance:
+            lists = {k: dict(v) for k, v in self.previous.items()}
+            for name, newest in self.newest.items():
+                if newest > (self.last_seen(name) or 0):
+                    lists[name] = {"id": str(newest)}
+            out["lists"] = lists
+        return out
 
     def truncated(self) -> list[str]:
         notes = [f"{note} (x{n})" if n > 1 else note for note, n in self.notes.most_common()]
@@ -69,20 +106,48 @@ class RunBook:
         return self.targets.get(key) if key else None
 
     def open(self, engine: Engine) -> None:
-        rows = {key: self._row(t) for key, t in self.targets.items()}
+        """Mark runs left by dead processes, load the last cursors, insert this run's rows."""
         with Session(engine) as session:
+            mark_dead_runs(session)
+            for key, lists in self._last_cursors(session).items():
+                self.targets[key].previous = lists
+            rows = {key: self._row(t) for key, t in self.targets.items()}
+            for row in rows.values():
+                row.cursor = {"owner": owner()}
             session.add_all(rows.values())
             session.commit()
             for key, row in rows.items():
                 self.targets[key].run_id = row.id
 
-    def close(self, engine: Engine, status: str) -> None:
+    def _last_cursors(self, session: Session) -> dict[str, dict[str, Any]]:
+        """``cursor["lists"]`` of the newest finished run of each target that has one."""
+        stmt = (
+            select(CrawlRun)
+            .where(
+                CrawlRun.platform == self.platform,
+                CrawlRun.spider == self.spider,
+                CrawlRun.status == "finished",
+                col(CrawlRun.target).in_(list(self.targets)),
+            )
+            .order_by(col(CrawlRun.id).desc())
+        )
+        found: dict[str, dict[str, Any]] = {}
+        for row in session.exec(stmt):
+            lists = (row.cursor or {}).get("lists")
+            if isinstance(lists, dict) and row.target not in found:
+                found[row.target] = lists
+        return found
+
+    def close(self, engine: Engine, status: str, store_ok: bool = True) -> None:
+        """Complete the rows; a target's cursor advances only after a clean, complete run."""
         with Session(engine) as session:
             for target in self.targets.values():
                 row = session.get(CrawlRun, target.run_id) if target.run_id else None
                 row = row or self._row(target)
                 row.pages, row.items, row.errors = target.pages, target.items, target.errors
                 row.truncated = target.truncated()
+                advance = status == "finished" and store_ok and target.errors == 0
+                row.cursor = target.cursor(advance)
                 row.status, row.finished_at = status, utcnow()
                 session.add(row)
             session.commit()
@@ -94,6 +159,46 @@ class RunBook:
             target=target.key,
             campaign=",".join(target.campaigns),
         )
+
+
+def owner() -> dict[str, Any]:
+    """Who runs a crawl: enough to tell later whether that process is still alive."""
+    return {"host": socket.gethostname(), "pid": os.getpid()}
+
+
+def process_alive(pid: int) -> bool:
+    """Whether ``pid`` names a live process on this host (a zombie counts as dead)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: alive
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            return stat.read().rpartition(")")[2].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def mark_dead_runs(session: Session) -> int:
+    """Rows left ``running`` by a dead process on this host become ``interrupted``.
+
+    Rows of other hosts are left alone: their processes cannot be checked from here (a worker
+    of a distributed crawl may still be running them). Returns how many rows were marked.
+    """
+    host, marked = socket.gethostname(), 0
+    for row in session.exec(select(CrawlRun).where(CrawlRun.status == "running")):
+        who = (row.cursor or {}).get("owner") or {}
+        pid = who.get("pid")
+        if who.get("host") != host or not isinstance(pid, int) or process_alive(pid):
+            continue
+        row.status, row.finished_at = "interrupted", row.finished_at or utcnow()
+        session.add(row)
+        marked += 1
+    if marked:
+        logger.warning("%d crawl run(s) left running by a dead process marked interrupted", marked)
+    return marked
 
 
 class BaseSpider(scrapy.Spider):
@@ -115,6 +220,8 @@ class BaseSpider(scrapy.Spider):
         self.campaign_names = list(campaigns) if campaigns else sorted(settings.campaigns)
         self.runbook = RunBook(self.platform, self.name or "")
         self.engine: Engine | None = None
+        #: why the crawl had to stop early; ``crawlers.crawl.run_crawl`` raises it after the crawl
+        self.fatal: CrawlError | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> BaseSpider:
@@ -132,8 +239,16 @@ class BaseSpider(scrapy.Spider):
         if self.engine is None:
             return
         status = "finished" if reason == "finished" else "interrupted"
-        self.runbook.close(self.engine, status)
+        if self.fatal is not None:
+            status = "failed"
+        self.runbook.close(self.engine, status, store_ok=self._stat("store_failed") == 0)
         self.engine.dispose()
+
+    def stop(self, error: CrawlError, reason: str) -> NoReturn:
+        """End the crawl now because of ``error`` (the CLI reports it and exits with its code)."""
+        logger.error("%s", error)
+        self.fatal = error
+        raise CloseSpider(reason)
 
     # --- tallies -----------------------------------------------------------------------------
 
@@ -141,6 +256,12 @@ class BaseSpider(scrapy.Spider):
         crawler = getattr(self, "crawler", None)
         if crawler is not None and crawler.stats is not None:
             crawler.stats.inc_value(f"tingfeng/{key}", n)
+
+    def _stat(self, key: str) -> int:
+        crawler = getattr(self, "crawler", None)
+        if crawler is None or crawler.stats is None:
+            return 0
+        return int(crawler.stats.get_value(f"tingfeng/{key}", 0))
 
     def count_page(self, response: Response) -> None:
         target = self.runbook.get(response.meta.get("target"))

@@ -55,9 +55,10 @@ def parse_created_at(value: object, now: datetime | None = None) -> datetime | N
     now_cst = (now or datetime.now(UTC)).astimezone(CST)
     try:
         found = _absolute(text) or _relative(text, now_cst) or _calendar(text, now_cst)
+        # year 1 in Beijing time is before year 1 in UTC: the conversion can overflow too
+        return found.astimezone(UTC) if found else None
     except (ValueError, OverflowError):
         return None
-    return found.astimezone(UTC) if found else None
 
 
 def _absolute(text: str) -> datetime | None:

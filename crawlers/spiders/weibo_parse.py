@@ -43,13 +43,17 @@ def item(item_type: str, **fields: Any) -> Item:
     }
 
 
+_DIGITS_RE = re.compile(r"[0-9]{1,64}")
+
+
 def _id(obj: Any, key: str, what: str) -> str:
     if not isinstance(obj, dict):
         raise ParseError(what, f"expected an object, got {type(obj).__name__}")
     value = obj.get(key)
     if isinstance(value, bool) or value in (None, ""):
         raise ParseError(what, f"no {key!r}")
-    if not isinstance(value, int | str) or not str(value).strip().isdigit():
+    # ASCII digits only: str.isdigit() also accepts "²" and other scripts' digits
+    if not isinstance(value, int | str) or not _DIGITS_RE.fullmatch(str(value).strip()):
         raise ParseError(what, f"{key!r} is not an id: {value!r}")
     return str(value).strip()
 
@@ -137,6 +141,49 @@ def mblog_cards(data: Any) -> Iterator[Any]:
     for card in iter_cards(_dict(data, "post list").get("cards")):
         if "mblog" in card:
             yield card["mblog"]
+
+
+#: ``100103type=N&q=...`` of each search list (实时 realtime, 热门 hot, 综合 all)
+SEARCH_TYPES = {"realtime": "61", "hot": "60", "all": "1"}
+#: the card Weibo puts where it dropped results it found too similar
+SIMILAR_CARD_TYPE = 58
+SIMILAR_TEXT = "过滤部分相似"
+
+
+def search_containerid(search_type: str, q: str) -> str:
+    """The containerid of one search list for ``q`` (a keyword or ``#topic#``)."""
+    return f"100103type={SEARCH_TYPES[search_type]}&q={q}"
+
+
+def similar_omitted(data: Any) -> bool:
+    """Whether a result page says similar results were left out (card_type 58 or its text)."""
+    cards = data.get("cards") if isinstance(data, dict) else None
+    for card in iter_cards(cards):
+        desc = card.get("desc")
+        if card.get("card_type") == SIMILAR_CARD_TYPE or (
+            isinstance(desc, str) and SIMILAR_TEXT in desc
+        ):
+            return True
+    return False
+
+
+def mid_number(obj: Any) -> int | None:
+    """An MBLOG's id as a number (Weibo ids grow with time), or None when it has none."""
+    value = obj.get("id") if isinstance(obj, dict) else None
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        return None
+    text = str(value).strip()
+    return int(text) if _DIGITS_RE.fullmatch(text) else None
+
+
+def is_pinned(mblog: Any) -> bool:
+    """A post pinned to the top of a timeline (``isTop``): out of time order."""
+    return isinstance(mblog, dict) and mblog.get("isTop") in (1, True, "1")
+
+
+def total_number(data: Any) -> int | None:
+    """``data.total_number`` of a comment or repost page."""
+    return parse_count(data.get("total_number")) if isinstance(data, dict) else None
 
 
 def next_cursor(data: Any, section: str, key: str) -> str | None:
@@ -316,6 +363,24 @@ def fan_items(data: Any, uid: str) -> list[Item]:
         fan = account(user)
         items += [fan, interaction("follow", fan["platform_id"], uid)]
     return items
+
+
+def follow_items(data: Any, uid: str) -> list[Item]:
+    """Whom ``uid`` follows (``231051_-_followers_-_{uid}``): each account and uid -> it."""
+    items: list[Item] = []
+    for user in user_cards(data):
+        followee = account(user)
+        items += [followee, interaction("follow", uid, followee["platform_id"])]
+    return items
+
+
+def login_state(body: Any) -> bool:
+    """Whether ``GET /api/config`` says the cookie is logged in (``data.login``)."""
+    ok, data = list_data(body)
+    login = _dict(data, "login state").get("login") if ok else None
+    if not isinstance(login, bool):
+        raise ParseError("login state", f"'data.login' is {login!r}, not true or false")
+    return login
 
 
 def list_data(body: Any) -> tuple[bool, Any]:

@@ -38,6 +38,7 @@ timeline_pages = 1
 comment_pages = 1
 repost_pages = 1
 fan_pages = 1
+search_types = ["realtime", "hot"]
 log_level = "DEBUG"
 [campaigns.shiguang]
 brand = "拾光咖啡"

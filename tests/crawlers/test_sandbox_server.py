@@ -15,6 +15,7 @@ from urllib.parse import quote
 import pytest
 
 from crawlers.config import load_settings, supertopic_containerid
+from crawlers.sandbox.faults import Options
 from crawlers.sandbox.process import SandboxError, SandboxProcess
 from crawlers.sandbox.server import SandboxServer, make_server
 from crawlers.sandbox.world import World, build_world
@@ -63,7 +64,8 @@ COMMENT_KEYS = {
 
 
 def _serve(world: World, faults: dict[str, float] | None = None) -> Iterator[SandboxServer]:
-    server = make_server("127.0.0.1", 0, world, faults)
+    # these tests page lists to the end; the guest caps have their own in test_sandbox_faults
+    server = make_server("127.0.0.1", 0, world, faults, Options(guest_caps=False))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield server

@@ -1,16 +1,14 @@
-"""Scrapy settings derived from Settings; the cookie and ban-detection middlewares."""
+"""Scrapy settings derived from Settings; the cookie middleware (politeness: test_politeness*)."""
 
 from __future__ import annotations
 
-from unittest.mock import MagicMock
-
 import pytest
 from pydantic import SecretStr
-from scrapy.exceptions import IgnoreRequest
-from scrapy.http import Request, TextResponse
+from scrapy.http import Request
 
 from crawlers.config import Secrets
-from crawlers.middlewares import BanDetectionMiddleware, CookieHeaderMiddleware, is_captcha
+from crawlers.errors import CrawlError
+from crawlers.middlewares import CookieHeaderMiddleware
 from crawlers.settings import SETTINGS_KEY, scrapy_settings
 
 
@@ -40,39 +38,23 @@ def test_cookie_header_only_when_set() -> None:
     assert request.headers[b"Cookie"] == b"SUB=abc"
 
 
-def _resp(status: int, body: str) -> TextResponse:
-    return TextResponse(
-        "http://127.0.0.1/x",
-        status=status,
-        body=body.encode(),
-        encoding="utf-8",
-        request=Request("http://127.0.0.1/x"),
-    )
+def test_politeness_is_on_by_default(settings) -> None:
+    settings._secrets = Secrets(proxies=SecretStr("http://user:proxy-pass@127.0.0.1:3128"))
+    derived = scrapy_settings(settings)
+    assert derived["DOWNLOAD_VERIFY_CERTIFICATES"] is True  # TLS verified
+    assert derived["DOWNLOAD_MAXSIZE"] == 16 * 1024 * 1024
+    chain = derived["DOWNLOADER_MIDDLEWARES"]
+    # the pause check runs before robots.txt is fetched; budgets are the last step before the wire
+    assert chain["crawlers.middlewares.SourcePauseMiddleware"] < 100
+    assert max(chain.values()) == chain["crawlers.middlewares.BudgetMiddleware"] < 750
+    # ban detection and Retry-After see responses before Scrapy's RetryMiddleware (550)
+    assert chain["crawlers.middlewares.BanDetectionMiddleware"] > 550
+    assert chain["crawlers.middlewares.RetryAfterMiddleware"] > 550
+    assert "proxy-pass" not in repr(derived)
 
 
-@pytest.mark.parametrize(
-    ("status", "body"),
-    [
-        (418, "{}"),
-        (432, ""),
-        (403, "forbidden"),
-        (
-            200,
-            '{"ok": 0, "url": "https://passport.weibo.cn/captcha"}',
-        ),  # captcha JSON: url, no data
-    ],
-)
-def test_ban_signals_close_the_spider(status: int, body: str, caplog) -> None:
-    crawler = MagicMock()
-    with pytest.raises(IgnoreRequest):
-        BanDetectionMiddleware(crawler).process_response(
-            Request("http://127.0.0.1/x"), _resp(status, body)
-        )
-    crawler.engine.close_spider_async.assert_called_once_with(reason="banned")
-    assert "ban signal" in caplog.text
-
-
-def test_ordinary_responses_pass() -> None:
-    resp = _resp(200, '{"ok": 1, "data": {"url": "x"}}')
-    assert not is_captcha(resp)
-    assert BanDetectionMiddleware(MagicMock()).process_response(Request(resp.url), resp) is resp
+def test_malformed_proxies_stop_the_crawl_before_it_starts(settings) -> None:
+    settings._secrets = Secrets(proxies=SecretStr("ftp://user:proxy-pass@127.0.0.1:21"))
+    with pytest.raises(CrawlError) as exc:
+        scrapy_settings(settings)
+    assert "TINGFENG_PROXIES entry 1" in str(exc.value) and "proxy-pass" not in str(exc.value)

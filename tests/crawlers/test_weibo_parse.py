@@ -313,7 +313,7 @@ def test_reposts_callback(settings) -> None:
 def test_fans_and_profile_callbacks(settings) -> None:
     sp = spider(settings, fan_pages=1)
     items, _ = items_and_requests(
-        sp.parse_fans(
+        sp.parse_people(
             fixture_response(
                 "fans.json",
                 target="t",
