@@ -84,7 +84,10 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--max-pages", type=int, default=5)
     args = parser.parse_args()
-    with SandboxProcess(seed=args.seed, users=args.users) as sb, tempfile.TemporaryDirectory() as tmp:
+    with (
+        SandboxProcess(seed=args.seed, users=args.users) as sb,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
         db = Path(tmp) / "bench.db"
         settings = settings_for(sb.base_url, db, args)
         start = time.perf_counter()
@@ -93,10 +96,14 @@ def main() -> None:
         posts, raw_s = raw_insert(db, Path(tmp) / "raw.db")
     pages = summary.get("pages", 0)
     print(f"users={args.users} concurrency={args.concurrency} max_pages={args.max_pages}")
-    print(f"pages={pages} requests={summary.get('requests', 0)} posts={posts} errors={summary.get('errors', 0)}")
+    print(
+        f"pages={pages} requests={summary.get('requests', 0)} posts={posts} errors={summary.get('errors', 0)}"
+    )
     print(f"crawl_seconds={crawl_s:.2f} raw_insert_seconds={raw_s:.3f}")
     print(f"pages_per_s={pages / crawl_s:.1f}")
-    print(f"posts_per_s={posts / crawl_s:.0f} raw_posts_per_s={posts / raw_s:.0f} raw_ratio={raw_s / crawl_s:.4f}")
+    print(
+        f"posts_per_s={posts / crawl_s:.0f} raw_posts_per_s={posts / raw_s:.0f} raw_ratio={raw_s / crawl_s:.4f}"
+    )
 
 
 if __name__ == "__main__":

@@ -102,12 +102,15 @@ def is_captcha_page(response: Response) -> bool:
     )
 
 
-def ban_kind(response: Response, statuses: frozenset[int] = BAN_STATUSES) -> str | None:
+def ban_kind(
+    response: Response, statuses: frozenset[int] = BAN_STATUSES, captcha_json: bool = True
+) -> str | None:
     """``http_418`` / ``http_432`` / ``http_403`` / ``captcha_json`` / ``captcha_html``, or None.
-    ``statuses``: the HTTP statuses that mean a ban on this platform."""
+    ``statuses``: the HTTP statuses that mean a ban on this platform; ``captcha_json``: whether
+    a small JSON object with ``url`` and no ``data`` is Weibo's captcha (not on Mastodon)."""
     if response.status in statuses:
         return f"http_{response.status}"
-    if is_captcha(response):
+    if captcha_json and is_captcha(response):
         return "captcha_json"
     if is_captcha_page(response):
         return "captcha_html"
@@ -269,18 +272,24 @@ class Politeness:
 
 
 class CookieHeaderMiddleware:
-    """Sends ``TINGFENG_WEIBO_COOKIE`` as the Cookie header, only when it is set."""
+    """Sends ``TINGFENG_WEIBO_COOKIE`` as the Cookie header, only when it is set and only to
+    the Weibo source (``[crawl] base_url``'s host): a login never leaks to another platform."""
 
-    def __init__(self, cookie: str | None) -> None:
+    def __init__(self, cookie: str | None, host: str | None = None) -> None:
         self.cookie = cookie
+        self.host = host
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> CookieHeaderMiddleware:
-        secret = _crawl_settings(crawler).secrets.weibo_cookie
-        return cls(secret.get_secret_value() if secret else None)
+        settings = _crawl_settings(crawler)
+        secret = settings.secrets.weibo_cookie
+        host = urlparse_cached(Request(settings.crawl.base_url)).hostname
+        return cls(secret.get_secret_value() if secret else None, host)
 
     def process_request(self, request: Request, spider: Any = None) -> None:
-        if self.cookie and b"Cookie" not in request.headers:
+        if not self.cookie or b"Cookie" in request.headers:
+            return
+        if self.host is None or source_of(request) == self.host:
             request.headers[b"Cookie"] = self.cookie.encode("utf-8")
 
 
@@ -339,8 +348,9 @@ class BanDetectionMiddleware:
         self, request: Request, response: Response, spider: Any = None
     ) -> Response:
         # a spider may narrow the statuses (on Mastodon a 403 is an ordinary answer)
-        statuses = getattr(self.state.crawler.spider, "ban_statuses", BAN_STATUSES)
-        kind = ban_kind(response, statuses)
+        spider_ = self.state.crawler.spider
+        statuses = getattr(spider_, "ban_statuses", BAN_STATUSES)
+        kind = ban_kind(response, statuses, getattr(spider_, "captcha_json", True))
         if kind is None:
             return response
         self.state.inc("ban_signals")

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import event, func, inspect, text
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, SQLModel, create_engine, select
 
@@ -92,14 +92,26 @@ def migrate(engine: Engine) -> None:
     whole migration; a change that is not additive gets its own step here, keyed by version.
     """
     try:
-        SQLModel.metadata.create_all(engine)
-        _add_missing_columns(engine)
+        _create_schema(engine)
     except OperationalError as exc:
         raise StoreError(
             engine.url.render_as_string(hide_password=True),
             _reason(exc),
             "Check that the database is reachable and writable.",
         ) from exc
+
+
+def _create_schema(engine: Engine, attempts: int = 3) -> None:
+    # Several crawler processes may start together on an empty store: another one can create a
+    # table between our check and our CREATE. Checking again then finds it and moves on.
+    for attempt in range(attempts):
+        try:
+            SQLModel.metadata.create_all(engine)
+            _add_missing_columns(engine)
+            return
+        except (OperationalError, ProgrammingError) as exc:
+            if "already exists" not in str(exc) or attempt == attempts - 1:
+                raise
 
 
 def _add_missing_columns(engine: Engine) -> None:

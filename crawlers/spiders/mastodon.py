@@ -36,13 +36,14 @@ LIMITS = {"hashtag": "max_pages", "statuses": "status_pages", "followers": "foll
 class MastodonSpider(BaseSpider):
     name = "mastodon"
     platform = mp.PLATFORM
+    #: on Mastodon a 403 is an ordinary answer (hidden followers); bans show as 429s, which
+    #: the rate-limit and Retry-After middlewares handle, or as an HTML challenge page
+    ban_statuses: frozenset[int] = frozenset()
+    #: Weibo's captcha JSON (a small object with "url" and no "data") is every Account here
+    captcha_json = False
     custom_settings = {
         "DOWNLOADER_MIDDLEWARES": {
             "crawlers.mastodon_ratelimit.MastodonRateLimitMiddleware": 580,
-            # Weibo's: its cookie must never reach another platform, and its captcha test
-            # (a small JSON object with "url" and no "data") matches every Mastodon Account
-            "crawlers.middlewares.CookieHeaderMiddleware": None,
-            "crawlers.middlewares.BanDetectionMiddleware": None,
         },
     }
 

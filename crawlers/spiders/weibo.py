@@ -100,6 +100,11 @@ class WeiboSpider(BaseSpider):
         self._settled: set[str] = set()
         self._plan = list(self._plan_targets())
 
+    def keeps_local(self, request: scrapy.Request) -> bool:
+        """Distributed mode: a post's comment/repost pages (and long text) stay with the worker
+        that holds its pending counts (``weibo_state.PendingCounts``)."""
+        return "post" in request.meta
+
     # --- targets -----------------------------------------------------------------------------
 
     def _plan_targets(self) -> Iterator[tuple[str, Callable[[str], Iterable[scrapy.Request]]]]:
