@@ -242,11 +242,10 @@ def _print_summary(summary: Any) -> None:
 def _register() -> None:
     from bot.cli_demo import demo
     from bot.cli_review import review
-    from bot.cli_runs import runs
+    from bot.cli_runs import alerts, frontier, resume, runs
 
-    cli.add_command(review)
-    cli.add_command(demo)
-    cli.add_command(runs)
+    for command in (review, demo, runs, alerts, resume, frontier):
+        cli.add_command(command)
 
 
 _register()

@@ -13,6 +13,7 @@ from typing import Any
 
 from crawlers.config import Settings, load_settings
 from crawlers.errors import CrawlError, TingfengError
+from crawlers.store import open_store
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +29,8 @@ def run_crawl(settings: Settings, campaigns: list[str] | None = None) -> dict[st
 
     if not settings.campaigns:
         raise CrawlError("no campaigns to crawl: add a [campaigns.NAME] table to the settings file")
+    # the store first: a crawl that could not store anything must fail here, clearly (exit 3)
+    open_store(settings).dispose()
     scrapy = scrapy_settings(settings)
     if settings.distributed.enabled:  # a shared frontier in Redis: docs/distributed.md
         from crawlers.distributed import distributed_settings
@@ -87,7 +90,12 @@ def summarize(stats: dict[str, Any]) -> dict[str, int]:
         "duplicates": tf("duplicates"),
         "ban_signals": tf("ban_signals"),
     }
-    summary["banned"] = int(stats.get("finish_reason") == "banned")
+    reason = stats.get("finish_reason")
+    summary["banned"] = int(reason == "banned")
+    # why a crawl stopped early, beside a ban: the source was already paused, rate limits,
+    # a spent request budget (see `tingfeng alerts`)
+    for early in ("paused", "rate_limited", "budget"):
+        summary[early] = int(reason == early)
     return summary
 
 

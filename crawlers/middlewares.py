@@ -293,6 +293,30 @@ class CookieHeaderMiddleware:
             request.headers[b"Cookie"] = self.cookie.encode("utf-8")
 
 
+class MastodonTokenMiddleware:
+    """Sends ``TINGFENG_MASTODON_TOKEN`` as a Bearer token, only to ``[mastodon] base_url``'s
+    host: never to a host a response names, never stored in a request."""
+
+    def __init__(self, token: str | None, host: str | None) -> None:
+        self.token = token
+        self.host = host
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> MastodonTokenMiddleware:
+        settings = _crawl_settings(crawler)
+        secret = settings.secrets.mastodon_token
+        host = urlparse_cached(Request(settings.mastodon.base_url)).hostname
+        return cls(secret.get_secret_value() if secret else None, host)
+
+    def process_request(self, request: Request, spider: Any = None) -> None:
+        if (
+            self.token
+            and source_of(request) == self.host
+            and b"Authorization" not in request.headers
+        ):
+            request.headers[b"Authorization"] = f"Bearer {self.token}".encode()
+
+
 class SourcePauseMiddleware:
     """No crawl of a paused source: checked in the store at spider open, and per request."""
 

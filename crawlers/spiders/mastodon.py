@@ -44,6 +44,7 @@ class MastodonSpider(BaseSpider):
     custom_settings = {
         "DOWNLOADER_MIDDLEWARES": {
             "crawlers.mastodon_ratelimit.MastodonRateLimitMiddleware": 580,
+            "crawlers.middlewares.MastodonTokenMiddleware": 541,
         },
     }
 
@@ -65,8 +66,6 @@ class MastodonSpider(BaseSpider):
         super().__init__(settings, campaigns, **kwargs)
         self.m = settings.mastodon
         self.base_url = settings.mastodon.base_url
-        token = settings.secrets.mastodon_token
-        self._auth = {"Authorization": f"Bearer {token.get_secret_value()}"} if token else {}
         self._seen_posts: set[str] = set()
         self._plan = list(self._plan_targets())
 
@@ -116,13 +115,12 @@ class MastodonSpider(BaseSpider):
     def _request(
         self, url: str, callback: Callable[..., Any], target: str, **meta: Any
     ) -> scrapy.Request:
-        # the token goes only to the configured instance, never to a host a response names
-        headers = self._auth if url.startswith(self.base_url + "/") else {}
+        # the token is added at download by MastodonTokenMiddleware (never stored in a request
+        # that may travel through a shared frontier)
         return scrapy.Request(
             url,
             callback=callback,
             errback=self.on_error,
-            headers=headers,
             meta={"target": target, **meta},
         )
 

@@ -152,3 +152,50 @@ def test_review_flow_through_the_cli(tmp_path: Path) -> None:
     assert "rejected" in out
     code, out = _run(path, "review", "approve", "1")
     assert code == 5 and "cannot become approved" in out
+
+
+def test_alerts_resume_and_runs_through_the_cli(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from sqlmodel import Session
+
+    from crawlers import politeness
+    from crawlers.config import load_settings
+    from crawlers.models import CrawlRun
+    from crawlers.store import open_store
+
+    path = _settings_file(tmp_path)
+    engine = open_store(load_settings(path))
+    with Session(engine) as s:
+        s.add(
+            CrawlRun(
+                platform="weibo",
+                spider="weibo",
+                target="topic:咖啡探店",
+                status="finished",
+                pages=3,
+                items=30,
+                truncated=["search: guest cap after 3 pages"],
+            )
+        )
+        s.commit()
+        politeness.pause_source(
+            s, "m.weibo.cn", "weibo", "http_418", 418, "https://m.weibo.cn/x", 60, datetime.now(UTC)
+        )
+    engine.dispose()
+    code, out = _run(path, "runs")
+    assert (
+        code == 0 and "topic:咖啡探店" in out and "not seen: search: guest cap after 3 pages" in out
+    )
+    code, out = _run(path, "alerts")
+    assert code == 0 and "ban" in out and "m.weibo.cn" in out
+    code, out = _run(path, "resume", "m.weibo.cn")
+    assert code == 0 and "resumed m.weibo.cn" in out
+    code, out = _run(path, "resume", "m.weibo.cn")
+    assert "was not paused" in out
+    code, out = _run(path, "alerts", "--ack", "1")
+    assert code == 0 and "acknowledged alert #1" in out
+    code, out = _run(path, "alerts")
+    assert "no unacknowledged alerts" in out
+    code, out = _run(path, "alerts", "--ack", "99")
+    assert code == 4 and "no alert with id 99" in out

@@ -161,6 +161,7 @@ def check_a_second_crawl_sends_nothing(tmp_path: Path, base_url: str, sent: int)
     second = run_crawl(tmp_path, base_url)
     assert len(sandbox_log(base_url)) == sent, "the paused source was contacted"
     assert second.code == 0 and second.summary["requests"] == 0, second.log[-3000:]
+    assert second.summary["paused"] == 1
     assert "not crawling: source 127.0.0.1 is paused until" in second.log
     with db_session(tmp_path) as s:
         assert len(s.exec(select(BanEvent)).all()) == 1  # the second crawl adds no ban
@@ -196,7 +197,7 @@ def test_a_retry_after_beyond_the_limit_pauses_the_source(tmp_path: Path) -> Non
     with SandboxProcess(seed=7, users=USERS, faults={"rate_limit": 3}, retry_after=30) as sb:
         crawl = run_crawl(tmp_path, sb.base_url, {"retry_after_max_seconds": 2})
         entries = sandbox_log(sb.base_url)
-    assert crawl.code == 0, crawl.log[-3000:]
+    assert crawl.code == 0 and crawl.summary["rate_limited"] == 1, crawl.log[-3000:]
     assert entries[-1]["status"] == 429, "a request reached the source after the 429"
     with db_session(tmp_path) as s:
         (event,) = s.exec(select(BanEvent)).all()
@@ -212,7 +213,7 @@ def test_an_hourly_budget_stops_the_crawl(tmp_path: Path) -> None:
     with SandboxProcess(seed=7, users=USERS) as sb:
         crawl = run_crawl(tmp_path, sb.base_url, {"budget_per_ip_per_hour": 4})
         entries = sandbox_log(sb.base_url)
-    assert crawl.code == 0, crawl.log[-3000:]
+    assert crawl.code == 0 and crawl.summary["budget"] == 1, crawl.log[-3000:]
     assert len(entries) == 4  # robots.txt counts too: every request to the host does
     with db_session(tmp_path) as s:
         (alert,) = s.exec(select(Alert)).all()
