@@ -41,11 +41,11 @@ class MastodonSpider(BaseSpider):
     ban_statuses: frozenset[int] = frozenset()
     #: Weibo's captcha JSON (a small object with "url" and no "data") is every Account here
     captcha_json = False
-    custom_settings = {
-        "DOWNLOADER_MIDDLEWARES": {
-            "crawlers.mastodon_ratelimit.MastodonRateLimitMiddleware": 580,
-            "crawlers.middlewares.MastodonTokenMiddleware": 541,
-        },
+    #: added to the project's middlewares (politeness, bans, budgets, proxies stay on): a
+    #: spider's custom_settings would replace that dict, not extend it
+    extra_middlewares = {
+        "crawlers.mastodon_ratelimit.MastodonRateLimitMiddleware": 580,
+        "crawlers.middlewares.MastodonTokenMiddleware": 541,
     }
 
     @classmethod
@@ -59,6 +59,8 @@ class MastodonSpider(BaseSpider):
         settings.set("DOWNLOAD_DELAY", m.download_delay, priority="spider")
         settings.set("AUTOTHROTTLE_START_DELAY", max(m.download_delay, 0.1), priority="spider")
         settings.set("DEFAULT_REQUEST_HEADERS", {"Accept": "application/json"}, priority="spider")
+        middlewares = {**settings.getdict("DOWNLOADER_MIDDLEWARES"), **cls.extra_middlewares}
+        settings.set("DOWNLOADER_MIDDLEWARES", middlewares, priority="spider")
 
     def __init__(
         self, settings: Settings, campaigns: list[str] | None = None, **kwargs: Any

@@ -58,3 +58,18 @@ def test_malformed_proxies_stop_the_crawl_before_it_starts(settings) -> None:
     with pytest.raises(CrawlError) as exc:
         scrapy_settings(settings)
     assert "TINGFENG_PROXIES entry 1" in str(exc.value) and "proxy-pass" not in str(exc.value)
+
+
+def test_logins_go_only_to_their_own_platform() -> None:
+    """The Weibo cookie never reaches the Mastodon instance, nor the token Weibo."""
+    from crawlers.middlewares import MastodonTokenMiddleware
+
+    weibo = Request("https://m.weibo.cn/api/container/getIndex")
+    other = Request("https://mastodon.social/api/v1/timelines/tag/coffee")
+    cookie = CookieHeaderMiddleware("SUB=abc", "m.weibo.cn")
+    token = MastodonTokenMiddleware("tok", "mastodon.social")
+    for request in (weibo, other):
+        cookie.process_request(request)
+        token.process_request(request)
+    assert weibo.headers.get(b"Cookie") == b"SUB=abc" and b"Authorization" not in weibo.headers
+    assert other.headers.get(b"Authorization") == b"Bearer tok" and b"Cookie" not in other.headers
