@@ -66,6 +66,11 @@ def scrapy_settings(settings: Settings) -> dict[str, Any]:
         # slot's queue, where Scrapy 2.19 serves them ~60 ms apart instead of ~5 (measured with
         # bench/crawl.py against the sandbox), and keeps no more politeness.
         "CONCURRENT_REQUESTS": crawl.concurrent_requests_per_domain,
+        # Items go through synchronous pipelines, so parallel item processing buys nothing, while
+        # Scrapy 2.19 starts CONCURRENT_ITEMS asyncio workers per response (100 by default: ~70%
+        # of the crawl's CPU in bench/crawl.py). One keeps items in the order the spider yields
+        # them, which the incremental counts rely on.
+        "CONCURRENT_ITEMS": 1,
         "DOWNLOAD_TIMEOUT": crawl.download_timeout,
         "RETRY_TIMES": crawl.retry_times,
         "LOG_LEVEL": crawl.log_level,
