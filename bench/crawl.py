@@ -1,7 +1,7 @@
 """Collection benchmark: crawl the sandbox with politeness off; posts parsed and upserted per
 second, beside the raw SQLite ``executemany`` rate for the same rows, measured in the same run.
 
-    python bench/crawl.py [--users 1000] [--concurrency 8] [--max-pages 5]
+    python bench/crawl.py [--users 1000] [--concurrency 8] [--max-pages 5] [--posts-only]
 
 "Posts" are Post rows: posts, comments and reposts (all carry text). The crawl runs in this
 process (``run_crawl``), timed from start to finish including Scrapy's start-up. The baseline
@@ -51,7 +51,8 @@ def settings_for(base_url: str, db: Path, args: argparse.Namespace):  # type: ig
             "max_pages": args.max_pages,
             "comment_pages": 3,
             "repost_pages": 2,
-            "fan_pages": 1,
+            "fan_pages": 0 if args.posts_only else 1,
+            "fetch_profiles": not args.posts_only,
             "log_level": "WARNING",
         },
         campaigns={"bench": CAMPAIGN},
@@ -83,6 +84,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--max-pages", type=int, default=5)
+    parser.add_argument(
+        "--posts-only",
+        action="store_true",
+        help="only post lists, comments and reposts (no profiles, no fan lists)",
+    )
     args = parser.parse_args()
     with (
         SandboxProcess(seed=args.seed, users=args.users) as sb,
@@ -95,7 +101,10 @@ def main() -> None:
         crawl_s = time.perf_counter() - start
         posts, raw_s = raw_insert(db, Path(tmp) / "raw.db")
     pages = summary.get("pages", 0)
-    print(f"users={args.users} concurrency={args.concurrency} max_pages={args.max_pages}")
+    print(
+        f"users={args.users} concurrency={args.concurrency} max_pages={args.max_pages} "
+        f"posts_only={args.posts_only}"
+    )
     print(
         f"pages={pages} requests={summary.get('requests', 0)} posts={posts} errors={summary.get('errors', 0)}"
     )

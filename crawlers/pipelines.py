@@ -19,6 +19,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, SQLModel, col, select
 
+from crawlers.bundles import bundle, is_bundle
 from crawlers.config import Settings
 from crawlers.models import (
     ITEM_MODELS,
@@ -50,7 +51,8 @@ def natural_key(obj: SQLModel) -> tuple[Any, ...]:
 
 
 class _Step:
-    """A pipeline step that may count into the crawl's stats."""
+    """A pipeline step that may count into the crawl's stats. ``one`` handles one row; a
+    bundle (``crawlers.bundles``) is handled row by row, a dropped row leaving the others."""
 
     def __init__(self, crawler: Crawler | None = None) -> None:
         self.crawler = crawler
@@ -62,11 +64,25 @@ class _Step:
     def count(self, key: str, n: int = 1) -> None:
         _stats(self.crawler, key, n)
 
+    def process_item(self, item: Any, spider: Any = None) -> Any:
+        if not is_bundle(item):
+            return self.one(item)
+        kept = []
+        for row in item["items"]:
+            try:
+                kept.append(self.one(row))
+            except DropItem:
+                continue  # counted and logged by ``one``
+        return bundle(kept)
+
+    def one(self, item: Any) -> Any:
+        raise NotImplementedError
+
 
 class ValidatePipeline(_Step):
     """dict -> ``*In`` model; an unknown type or invalid item is dropped and logged."""
 
-    def process_item(self, item: Any, spider: Any = None) -> SQLModel:
+    def one(self, item: Any) -> SQLModel:
         if isinstance(item, SQLModel) and type(item) in TYPE_OF:
             return item
         fields = dict(item)
@@ -93,7 +109,7 @@ class DedupPipeline(_Step):
         super().__init__(crawler)
         self.seen: set[tuple[Any, ...]] = set()
 
-    def process_item(self, item: SQLModel, spider: Any = None) -> SQLModel:
+    def one(self, item: SQLModel) -> SQLModel:
         key = (*natural_key(item), frozenset(item.model_fields_set))
         if key in self.seen:
             self.count("duplicates")
@@ -155,7 +171,7 @@ class StorePipeline(_StoreStep):
         self.stored: Counter[str] = Counter()
         self.mentions = MentionResolver()
 
-    def process_item(self, item: SQLModel, spider: Any = None) -> SQLModel:
+    def one(self, item: SQLModel) -> SQLModel:
         self.buffer.append(item)
         if len(self.buffer) >= self.batch_size:
             self.flush()

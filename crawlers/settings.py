@@ -84,6 +84,8 @@ def scrapy_settings(settings: Settings) -> dict[str, Any]:
         "TELNETCONSOLE_ENABLED": False,
         "COOKIES_ENABLED": False,
         "ITEM_PIPELINES": dict(ITEM_PIPELINES),
+        # the spider's rows travel the pipelines as one bundle per response (crawlers.bundles)
+        "SPIDER_MIDDLEWARES": {"crawlers.bundles.ItemBundleMiddleware": 950},
         "DOWNLOADER_MIDDLEWARES": dict(DOWNLOADER_MIDDLEWARES),
         "DEFAULT_REQUEST_HEADERS": {
             "Accept": "application/json, text/plain, */*",
