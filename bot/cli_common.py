@@ -72,3 +72,19 @@ def format_draft(d: dict[str, Any], with_status: bool = False) -> str:
     status = f"{d['status']:<8} " if with_status else ""
     text = f": {clean(d['text'], 60)}" if d["text"] else ""
     return f"#{d['id']:<4} {status}{d['campaign']:<9} [{d['hash'][:8]}] {action}{text}"
+
+
+def with_session(ctx: Context, fn: Callable[[Any], Any]) -> Any:
+    """Run ``fn(session)`` on the configured store and commit; returns what ``fn`` returns."""
+    from sqlmodel import Session
+
+    from crawlers.store import open_store
+
+    engine = open_store(ctx.settings)
+    try:
+        with Session(engine) as session:
+            result = fn(session)
+            session.commit()
+            return result
+    finally:
+        engine.dispose()

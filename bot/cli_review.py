@@ -8,31 +8,15 @@ from __future__ import annotations
 
 import getpass
 import json
-from collections.abc import Callable
 from typing import Any
 
 import click
 
-from bot.cli_common import Context, clean, format_draft
+from bot.cli_common import Context, clean, format_draft, with_session
 
 
 def _actor(name: str | None) -> str:
     return name or getpass.getuser() or "cli"
-
-
-def _with_session(obj: Context, fn: Callable[[Any], Any]) -> Any:
-    from sqlmodel import Session
-
-    from crawlers.store import open_store
-
-    engine = open_store(obj.settings)
-    try:
-        with Session(engine) as session:
-            result = fn(session)
-            session.commit()
-            return result
-    finally:
-        engine.dispose()
 
 
 @click.group(invoke_without_command=True)
@@ -69,7 +53,7 @@ def list_cmd(obj: Context, status: str, campaign: str | None, limit: int | None)
         for d in drafts:
             click.echo(format_draft(draft_line(d, names), with_status=True))
 
-    _with_session(obj, show)
+    with_session(obj, show)
 
 
 @review.command()
@@ -93,7 +77,7 @@ def show(obj: Context, draft_id: int) -> None:
             "evidence: " + clean(json.dumps(d.evidence, ensure_ascii=False, default=str), 600)
         )
 
-    _with_session(obj, show_one)
+    with_session(obj, show_one)
 
 
 @review.command()
@@ -110,7 +94,7 @@ def approve(obj: Context, draft_id: int, expected_hash: str | None, actor: str |
     """Approve a draft exactly as it is now (nothing is sent in this version)."""
     from bot.review import approve as do_approve
 
-    d = _with_session(
+    d = with_session(
         obj, lambda s: _fields(do_approve(s, draft_id, _actor(actor), expected_hash=expected_hash))
     )
     click.echo(f"approved draft #{d['id']} [{d['hash'][:12]}]")
@@ -127,7 +111,7 @@ def edit(obj: Context, draft_id: int, new_text: str, actor: str | None) -> None:
     """Replace a draft's text (it must be approved again)."""
     from bot.review import edit as do_edit
 
-    d = _with_session(obj, lambda s: _fields(do_edit(s, draft_id, new_text, _actor(actor))))
+    d = with_session(obj, lambda s: _fields(do_edit(s, draft_id, new_text, _actor(actor))))
     click.echo(f"edited draft #{d['id']} [{d['hash'][:12]}]; approve it to use the new text")
 
 
@@ -140,7 +124,7 @@ def reject(obj: Context, draft_id: int, reason: str, actor: str | None) -> None:
     """Reject a draft; it will not be drafted again."""
     from bot.review import reject as do_reject
 
-    d = _with_session(obj, lambda s: _fields(do_reject(s, draft_id, _actor(actor), reason=reason)))
+    d = with_session(obj, lambda s: _fields(do_reject(s, draft_id, _actor(actor), reason=reason)))
     click.echo(f"rejected draft #{d['id']}")
 
 
@@ -154,7 +138,7 @@ def suppress(obj: Context, account_id: str, platform: str, reason: str, actor: s
     """Never contact this account again (no drafts will target it)."""
     from bot.review import suppress as do_suppress
 
-    _with_session(obj, lambda s: do_suppress(s, platform, account_id, _actor(actor), reason))
+    with_session(obj, lambda s: do_suppress(s, platform, account_id, _actor(actor), reason))
     click.echo(f"suppressed {platform}:{account_id}")
 
 

@@ -2,26 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 from sqlmodel import Session, col, select
 
-from bot.cli_common import Context, clean
+from bot.cli_common import Context, clean, with_session
 from crawlers.models import CrawlRun
-
-
-def _session_do(obj: Context, fn: Any) -> Any:
-    from crawlers.store import open_store
-
-    engine = open_store(obj.settings)
-    try:
-        with Session(engine) as session:
-            result = fn(session)
-            session.commit()
-            return result
-    finally:
-        engine.dispose()
 
 
 def recent_runs(session: Session, limit: int, target: str | None = None) -> list[CrawlRun]:
@@ -53,7 +38,7 @@ def runs(obj: Context, limit: int, target: str | None) -> None:
             for note in r.truncated:
                 click.echo(f"        not seen: {clean(str(note), 140)}")
 
-    _session_do(obj, show)
+    with_session(obj, show)
 
 
 @click.command()
@@ -84,7 +69,7 @@ def alerts(obj: Context, show_all: bool, ack_id: int | None, limit: int) -> None
                 f"{clean(a.message, 160)}"
             )
 
-    _session_do(obj, show)
+    with_session(obj, show)
 
 
 @click.command()
@@ -95,7 +80,7 @@ def resume(obj: Context, source: str) -> None:
     from crawlers import politeness
     from crawlers.models import utcnow
 
-    n = _session_do(obj, lambda s: politeness.resume_source(s, source, utcnow()))
+    n = with_session(obj, lambda s: politeness.resume_source(s, source, utcnow()))
     click.echo(f"resumed {source}" if n else f"{source} was not paused")
 
 

@@ -14,9 +14,10 @@ import tomllib
 from collections.abc import Mapping
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -57,13 +58,23 @@ class SandboxSettings(Section):
     users: int = Field(default=400, ge=10, le=200_000)
 
 
+def http_url(v: str) -> str:
+    """A platform's root URL: http(s) only, no trailing slash."""
+    if not v.startswith(("http://", "https://")):
+        raise ValueError("must start with http:// or https://")
+    return v.rstrip("/")
+
+
+#: a platform's root URL setting
+HttpRoot = Annotated[str, AfterValidator(http_url)]
+
 SearchType = Literal["all", "realtime", "hot"]
 DEFAULT_SEARCH_TYPES: tuple[SearchType, ...] = ("realtime", "hot")
 
 
 class CrawlSettings(Section):
     platform: Literal["weibo"] = "weibo"
-    base_url: str = "http://127.0.0.1:8765"
+    base_url: HttpRoot = "http://127.0.0.1:8765"
     obey_robots: bool = True
     user_agent: str = (
         "tingfeng/0.1 (+https://github.com/tingfeng-project/tingfeng; polite research crawler)"
@@ -92,17 +103,10 @@ class CrawlSettings(Section):
     budget_per_account_per_hour: int = Field(default=600, ge=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
-    @field_validator("base_url")
-    @classmethod
-    def _http_only(cls, v: str) -> str:
-        if not v.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return v.rstrip("/")
-
 
 class MastodonSettings(Section):
     enabled: bool = False
-    base_url: str = "https://mastodon.social"
+    base_url: HttpRoot = "https://mastodon.social"
     obey_robots: bool = True
     download_delay: float = Field(default=1.0, ge=0)
     page_limit: int = Field(default=40, ge=1, le=80)
@@ -111,13 +115,6 @@ class MastodonSettings(Section):
     follower_pages: int = Field(default=1, ge=0)
     fetch_context: bool = True
     fetch_reblogged_by: bool = True
-
-    @field_validator("base_url")
-    @classmethod
-    def _http_only(cls, v: str) -> str:
-        if not v.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return v.rstrip("/")
 
 
 class DistributedSettings(Section):
