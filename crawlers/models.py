@@ -162,6 +162,20 @@ class InteractionIn(InteractionBase):
     pass
 
 
+class PendingMention(SQLModel, table=True):
+    """An ``@name`` mention whose account is not known yet. Kept in the store, not in a
+    crawler's memory, so that whichever process later stores that account (another worker, a
+    later crawl) resolves it into a ``mention`` interaction."""
+
+    __table_args__ = (UniqueConstraint("platform", "post_id", "name", name="uq_pending_mention"),)
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=32)
+    src_id: str = Field(max_length=64)
+    name: str = Field(max_length=255)
+    post_id: str = Field(max_length=64)
+    created_at: datetime | None = None
+
+
 # --- crawl runs -----------------------------------------------------------------------------
 
 

@@ -17,16 +17,16 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import Session, SQLModel, col, select
+from sqlmodel import Session, SQLModel, col, func, select
 
 from crawlers.bundles import bundle, is_bundle
 from crawlers.config import Settings
 from crawlers.models import (
     ITEM_MODELS,
     Account,
-    AccountIn,
     Interaction,
     InteractionIn,
+    PendingMention,
     PostIn,
     utcnow,
 )
@@ -179,10 +179,14 @@ class StorePipeline(_StoreStep):
 
     def close_spider(self, spider: Any = None) -> None:
         self.flush()
-        unresolved = len(self.mentions.pending)
-        if unresolved:
-            self.count("mentions_unresolved", unresolved)
-            logger.info("%d mentions name no known account; skipped", unresolved)
+        if self.engine is not None:
+            with Session(self.engine) as session:
+                unresolved = self.mentions.waiting(session)
+            if unresolved:
+                self.count("mentions_unresolved", unresolved)
+                logger.info(
+                    "%d mentions name no known account yet; kept until one is stored", unresolved
+                )
         self.dispose()
 
     def flush(self) -> int:
@@ -195,7 +199,7 @@ class StorePipeline(_StoreStep):
             update, row = _row(obj, ITEM_MODELS[TYPE_OF[type(obj)]][2])
             groups[(TYPE_OF[type(obj)], update)].append(row)
             self.mentions.observe(obj)
-        waiting = list(self.mentions.pending)
+        queued = list(self.mentions.pending)
         try:
             with Session(self.engine) as session, session.begin():
                 for (item_type, update), rows in groups.items():
@@ -203,7 +207,7 @@ class StorePipeline(_StoreStep):
                     upsert(session, table, rows, keys, update=update)
                 mentions = self.mentions.store(session)
         except SQLAlchemyError as exc:
-            self.mentions.pending = waiting  # rolled back: nothing of this batch was stored
+            self.mentions.pending = queued  # rolled back: nothing of this batch was stored
             self.count("store_failed", len(batch))
             logger.error("a batch of %d items was not stored (rolled back): %s", len(batch), exc)
             return 0
@@ -219,69 +223,62 @@ class StorePipeline(_StoreStep):
 #: yields mention edges with account ids itself
 NAME_MENTIONS = frozenset({"weibo"})
 
-Mention = tuple[str, str, str, str, Any]  # platform, author id, mentioned name, post id, time
-
 
 class MentionResolver:
     """``@name`` mentions of stored posts -> ``mention`` interactions (author -> mentioned uid).
 
     Used by ``StorePipeline`` inside each batch's transaction, so a post and its mention edges
-    commit together (a crash between them cannot lose the edges). Names resolve through the
-    accounts seen in this crawl, then the Account table; a name still unknown waits for later
-    batches and is counted as unresolved at the end.
+    commit together (a crash between them cannot lose the edges). Mentions wait in the
+    ``PendingMention`` table until an account of that name is stored - by this crawl, another
+    worker of a distributed crawl, or a later crawl - and every batch resolves what it can.
     """
 
     def __init__(self) -> None:
-        self.names: dict[tuple[str, str], str] = {}
-        self.pending: list[Mention] = []
+        self.pending: list[dict[str, Any]] = []
 
     def observe(self, item: SQLModel) -> None:
-        kind = TYPE_OF.get(type(item))
-        if kind == "account":
-            account = cast(AccountIn, item)  # TYPE_OF maps exactly AccountIn to "account"
-            if account.name:
-                self.names[(account.platform, account.name)] = account.platform_id
-        elif kind == "post" and cast(PostIn, item).platform in NAME_MENTIONS:
+        if TYPE_OF.get(type(item)) == "post" and cast(PostIn, item).platform in NAME_MENTIONS:
             post = cast(PostIn, item)  # TYPE_OF maps exactly PostIn to "post"
-            for name in post.mentions or []:
-                self.pending.append(
-                    (post.platform, post.author_id, name, post.platform_id, post.created_at)
-                )
+            self.pending += [
+                {
+                    "platform": post.platform,
+                    "src_id": post.author_id,
+                    "name": name,
+                    "post_id": post.platform_id,
+                    "created_at": post.created_at,
+                }
+                for name in post.mentions or []
+            ]
 
     def store(self, session: Session) -> int:
-        """Upsert the edges whose names resolve; the rest stay pending. Returns edges written."""
-        if not self.pending:
-            return 0
-        uids = self._lookup(session)
-        resolved = [m for m in self.pending if (m[0], m[2]) in uids]
+        """Queue this batch's mentions, resolve every queued one whose account is now stored.
+        Returns the mention edges written."""
+        keys = ("platform", "post_id", "name")
+        upsert(session, PendingMention, self.pending, keys, update=())
+        self.pending = []
+        found = session.exec(
+            select(PendingMention, Account.platform_id).join(
+                Account,
+                (col(Account.platform) == col(PendingMention.platform))
+                & (col(Account.name) == col(PendingMention.name)),
+            )
+        ).all()
         rows = [
             InteractionIn(
-                platform=p,
+                platform=m.platform,
                 kind="mention",
-                src_id=src,
-                dst_id=uids[(p, name)],
-                post_id=pid,
-                created_at=at,
+                src_id=m.src_id,
+                dst_id=uid,
+                post_id=m.post_id,
+                created_at=m.created_at,
             ).model_dump()
-            for p, src, name, pid, at in resolved
+            for m, uid in found
         ]
         upsert(session, Interaction, rows, ITEM_MODELS["interaction"][2], update=("created_at",))
-        self.pending = [m for m in self.pending if (m[0], m[2]) not in uids]
+        for m, _ in found:
+            session.delete(m)
         return len(rows)
 
-    def _lookup(self, session: Session) -> dict[tuple[str, str], str]:
-        uids = dict(self.names)
-        wanted = {(p, n) for p, _, n, _, _ in self.pending} - set(uids)
-        by_platform: dict[str, set[str]] = defaultdict(set)
-        for p, n in wanted:
-            by_platform[p].add(n)
-        for platform, names in by_platform.items():
-            ordered = sorted(names)
-            for start in range(0, len(ordered), 500):
-                stmt = select(Account.name, Account.platform_id).where(
-                    Account.platform == platform,
-                    col(Account.name).in_(ordered[start : start + 500]),
-                )
-                for name, uid in session.exec(stmt):
-                    uids[(platform, name)] = uid
-        return uids
+    def waiting(self, session: Session) -> int:
+        """Mentions in the store still waiting for their account."""
+        return int(session.exec(select(func.count()).select_from(PendingMention)).one())

@@ -96,6 +96,8 @@ class WeiboSpider(BaseSpider):
         self._seen_authors: set[str] = set()
         self._people_counts: dict[str, dict[str, int]] = {}
         self._pending = ws.PendingCounts()
+        #: a post's follow-up lists not yet requested (they run one after the other)
+        self._later: dict[str, list[scrapy.Request]] = {}
         #: posts whose comments and reposts this crawl fetched (or found nothing new to fetch)
         self._settled: set[str] = set()
         self._plan = list(self._plan_targets())
@@ -496,9 +498,12 @@ class WeiboSpider(BaseSpider):
         if chains:
             self._pending.hold(main, len(chains))
             main = ws.without(main, ws.COUNT_FIELDS)
+            # one list after the other: whoever takes a post's first list (one worker of a
+            # distributed crawl) fetches the rest and so holds every count it releases
+            self._later[post["id"]] = chains[1:]
         else:
             self._settled.add(post["id"])
-        return requests + chains, main
+        return requests + chains[:1], main
 
     def _gate(self, items: list[Item]) -> list[Item]:
         """Post items without their counts unless this crawl settled that post's comments and
@@ -597,6 +602,7 @@ class WeiboSpider(BaseSpider):
             yield from self._safe(response, lambda: [wp.long_text(data, ref)])
 
     def parse_comments(self, response: Response) -> Out:
+        yield from self._next_chain(response)
         status, data = self._page(response)
         post, fetched = response.meta["post"], int(response.meta.get("fetched", 0))
         if status == "end":
@@ -620,6 +626,7 @@ class WeiboSpider(BaseSpider):
         yield from self._chain_done(post["id"])
 
     def parse_reposts(self, response: Response) -> Out:
+        yield from self._next_chain(response)
         status, data = self._page(response)
         post, page = response.meta["post"], response.meta["n"]
         if status == "end":
@@ -637,6 +644,21 @@ class WeiboSpider(BaseSpider):
             yield self._reposts(response.meta["target"], post, page + 1)
         else:
             yield from self._chain_done(post["id"])
+
+    def _next_chain(self, page: Response | scrapy.Request) -> Out:
+        """At a list's first page (a response, or the request that failed), whatever it holds,
+        the post's next list is requested."""
+        if page.meta.get("n", 1) == 1:
+            later = self._later.get(page.meta["post"]["id"])
+            if later:
+                yield later.pop(0)
+
+    def on_error(self, failure: Any) -> Out:  # type: ignore[override]
+        """A failed follow-up list still starts the post's next list (its counts stay held)."""
+        super().on_error(failure)
+        request = failure.request
+        if "post" in request.meta and request.callback in (self.parse_comments, self.parse_reposts):
+            yield from self._next_chain(request)
 
     def _chain_done(self, pid: str) -> Out:
         """A comment or repost list of ``pid`` ended cleanly: release its counts when all have."""

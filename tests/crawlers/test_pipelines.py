@@ -9,7 +9,7 @@ import pytest
 from scrapy.exceptions import DropItem
 from sqlmodel import Session, select
 
-from crawlers.models import Account, Interaction, Post, PostIn
+from crawlers.models import Account, Interaction, PendingMention, Post, PostIn
 from crawlers.pipelines import DedupPipeline, StorePipeline, ValidatePipeline
 from crawlers.store import table_counts
 
@@ -148,8 +148,16 @@ def test_mentions_resolve_through_accounts(engine) -> None:
     ]:
         store.process_item(v.process_item(it))
     store.flush()
-    # the mention edges commit in the same transaction as the post; the unknown name waits
-    assert [m[2] for m in store.mentions.pending] == ["无名氏"]
+    # the edges commit in the same transaction as the post; the unknown name waits in the store
     with Session(engine) as s:
+        assert [m.name for m in s.exec(select(PendingMention))] == ["无名氏"]
+    # whoever stores that account later (another worker, a later crawl) resolves it
+    run(engine, [acc("4", name="无名氏")])
+    with Session(engine) as s:
+        assert s.exec(select(PendingMention)).all() == []
         edges = {(e.kind, e.src_id, e.dst_id, e.post_id) for e in s.exec(select(Interaction))}
-    assert edges == {("mention", "1", "2", "100"), ("mention", "1", "3", "100")}
+    assert edges == {
+        ("mention", "1", "2", "100"),
+        ("mention", "1", "3", "100"),
+        ("mention", "1", "4", "100"),
+    }
