@@ -30,6 +30,7 @@ from collections.abc import Awaitable
 from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
+from pydantic import SecretStr
 from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import CloseSpider, IgnoreRequest
@@ -271,50 +272,71 @@ class Politeness:
 # --- middlewares -----------------------------------------------------------------------------
 
 
-class CookieHeaderMiddleware:
-    """Sends ``TINGFENG_WEIBO_COOKIE`` as the Cookie header, only when it is set and only to
-    the Weibo source (``[crawl] base_url``'s host): a login never leaks to another platform."""
+class _LoginHeaderMiddleware:
+    """Adds a secret login header to requests for its own platform's host only: a login never
+    leaks to another platform nor to a host a response names, and is never stored in a request
+    (a shared frontier holds requests). Subclasses say which secret, header and host."""
 
-    def __init__(self, cookie: str | None, host: str | None = None) -> None:
-        self.cookie = cookie
+    header = b""
+
+    def __init__(self, secret: str | None, host: str | None = None) -> None:
+        self.secret = secret
         self.host = host
 
     @classmethod
-    def from_crawler(cls, crawler: Crawler) -> CookieHeaderMiddleware:
+    def from_crawler(cls, crawler: Crawler) -> _LoginHeaderMiddleware:
         settings = _crawl_settings(crawler)
-        secret = settings.secrets.weibo_cookie
-        host = urlparse_cached(Request(settings.crawl.base_url)).hostname
+        secret = cls.secret_of(settings)
+        host = urlparse_cached(Request(cls.base_url_of(settings))).hostname
         return cls(secret.get_secret_value() if secret else None, host)
 
+    @staticmethod
+    def secret_of(settings: Settings) -> SecretStr | None:
+        raise NotImplementedError
+
+    @staticmethod
+    def base_url_of(settings: Settings) -> str:
+        raise NotImplementedError
+
+    def value(self, secret: str) -> bytes:
+        return secret.encode("utf-8")
+
     def process_request(self, request: Request, spider: Any = None) -> None:
-        if not self.cookie or b"Cookie" in request.headers:
+        if not self.secret or self.header in request.headers:
             return
         if self.host is None or source_of(request) == self.host:
-            request.headers[b"Cookie"] = self.cookie.encode("utf-8")
+            request.headers[self.header] = self.value(self.secret)
 
 
-class MastodonTokenMiddleware:
-    """Sends ``TINGFENG_MASTODON_TOKEN`` as a Bearer token, only to ``[mastodon] base_url``'s
-    host: never to a host a response names, never stored in a request."""
+class CookieHeaderMiddleware(_LoginHeaderMiddleware):
+    """``TINGFENG_WEIBO_COOKIE`` as the Cookie header, to ``[crawl] base_url``'s host."""
 
-    def __init__(self, token: str | None, host: str | None) -> None:
-        self.token = token
-        self.host = host
+    header = b"Cookie"
 
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> MastodonTokenMiddleware:
-        settings = _crawl_settings(crawler)
-        secret = settings.secrets.mastodon_token
-        host = urlparse_cached(Request(settings.mastodon.base_url)).hostname
-        return cls(secret.get_secret_value() if secret else None, host)
+    @staticmethod
+    def secret_of(settings: Settings) -> SecretStr | None:
+        return settings.secrets.weibo_cookie
 
-    def process_request(self, request: Request, spider: Any = None) -> None:
-        if (
-            self.token
-            and source_of(request) == self.host
-            and b"Authorization" not in request.headers
-        ):
-            request.headers[b"Authorization"] = f"Bearer {self.token}".encode()
+    @staticmethod
+    def base_url_of(settings: Settings) -> str:
+        return settings.crawl.base_url
+
+
+class MastodonTokenMiddleware(_LoginHeaderMiddleware):
+    """``TINGFENG_MASTODON_TOKEN`` as a Bearer token, to ``[mastodon] base_url``'s host."""
+
+    header = b"Authorization"
+
+    @staticmethod
+    def secret_of(settings: Settings) -> SecretStr | None:
+        return settings.secrets.mastodon_token
+
+    @staticmethod
+    def base_url_of(settings: Settings) -> str:
+        return settings.mastodon.base_url
+
+    def value(self, secret: str) -> bytes:
+        return f"Bearer {secret}".encode()
 
 
 class SourcePauseMiddleware:
