@@ -241,10 +241,11 @@ def _print_summary(summary: Any) -> None:
 
 def _register() -> None:
     from bot.cli_demo import demo
+    from bot.cli_nlp import nlp
     from bot.cli_review import review
     from bot.cli_runs import alerts, frontier, resume, runs
 
-    for command in (review, demo, runs, alerts, resume, frontier):
+    for command in (review, demo, runs, alerts, resume, frontier, nlp):
         cli.add_command(command)
 
 

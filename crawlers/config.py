@@ -136,8 +136,21 @@ DEFAULT_INTERESTS: dict[str, list[str]] = {
 }
 
 
+HeadName = Literal["sentiment", "emotion", "topic"]
+DEFAULT_HEADS: tuple[HeadName, ...] = ("sentiment", "emotion", "topic")
+
+
 class NlpSettings(Section):
-    model: Literal["lexicon"] = "lexicon"
+    model: Literal["lexicon", "linear", "transformer", "onnx"] = "linear"
+    model_dir: str = ""
+    heads: list[HeadName] = Field(default_factory=lambda: list(DEFAULT_HEADS))
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    threads: int = Field(default=1, ge=1, le=64)
+    max_len: int = Field(default=128, ge=8, le=512)
+    topic_min_score: float = Field(default=0.7, ge=0, le=1)
+    spam_threshold: float = Field(default=0.6, ge=0, le=1)
+    interest_examples: dict[str, list[str]] = Field(default_factory=dict)
+    data_dir: str = ""
     batch_size: int = Field(default=500, ge=1)
     keywords_top_k: int = Field(default=5, ge=0, le=50)
     user_dict: list[str] = Field(default_factory=list)

@@ -260,6 +260,31 @@ class PostLabel(SQLModel, table=True):
     interests: list[str] = _json()
     intents: list[str] = _json()  # question | complaint | purchase_intent | praise
     keywords: list[str] = _json()
+    emotion: str = ""  # happy | angry | sad | fear | surprise | neutral ("" = no emotion head)
+    emotion_score: float = 0.0
+    topic: str = ""  # THUCNews-style class of the topic head ("" = none)
+    topic_score: float = 0.0
+    stages: dict[str, str] = _json(dict)  # brand -> 5A stage (aware/appeal/ask/act/advocate)
+    spam_score: float = 0.0  # 0..1, post-level 水军/ad cues
+    spam_reasons: list[str] = _json()
+    labellable: bool = True  # False: nothing to read (only a URL, empty, ...)
+    components: dict[str, str] = _json(dict)  # part -> version (what produced each field)
+    labeled_at: datetime = Field(default_factory=utcnow)
+
+
+class AccountLabel(SQLModel, table=True):
+    """Account-level NLP flags under one model version: the 水军 (spam/bot) verdict from the
+    account's profile and its labelled posts, and its furthest 5A stage toward each brand."""
+
+    __table_args__ = (UniqueConstraint("account_id", "model_version", name="uq_account_label_key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    model_version: str = Field(max_length=64, index=True)
+    spam_score: float = 0.0
+    is_spam: bool = False
+    spam_reasons: list[str] = _json()
+    stages: dict[str, str] = _json(dict)  # brand -> furthest 5A stage seen
+    posts_seen: int = 0
     labeled_at: datetime = Field(default_factory=utcnow)
 
 

@@ -4,20 +4,22 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from crawlers.config import default_settings
-from nlp.classifier import Classifier, Labels, LexiconClassifier, lexicon_version, make_classifier
+from nlp.classifier import Classifier, LexiconClassifier, lexicon_version, make_classifier
 
 
 def test_make_classifier_gives_the_lexicon_backend() -> None:
-    clf = make_classifier(default_settings())
+    clf = make_classifier(default_settings(nlp={"model": "lexicon"}))
     assert isinstance(clf, LexiconClassifier)
     assert isinstance(clf, Classifier)
-    assert clf.version.startswith("lexicon-v0-") and len(clf.version) <= 64
+    assert clf.version.startswith("lexicon-v1-") and len(clf.version) <= 64
 
 
 def test_predict_is_batched_and_ordered(classifier: LexiconClassifier) -> None:
     out = classifier.predict(["好喝", "难喝", ""])
     assert [lab.sentiment for lab in out] == ["positive", "negative", "neutral"]
-    assert out[2] == Labels(sentiment="neutral", sentiment_score=1.0)
+    empty = out[2]
+    assert (empty.sentiment, empty.sentiment_score, empty.labellable) == ("neutral", 1.0, False)
+    assert empty.interests == empty.intents == empty.keywords == [] and empty.stages == {}
 
 
 def test_keywords_top_k(classifier: LexiconClassifier) -> None:

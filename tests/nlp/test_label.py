@@ -37,7 +37,9 @@ def add_posts(session: Session, texts: list[tuple[str, str]], start: int = 0) ->
 @pytest.fixture
 def small_batches() -> Settings:
     brand = {"brand": "拾光咖啡", "brand_terms": ["拾光咖啡", "冷萃"]}
-    return default_settings(nlp={"batch_size": 2}, campaigns={"shiguang": brand})
+    return default_settings(
+        nlp={"model": "lexicon", "batch_size": 2}, campaigns={"shiguang": brand}
+    )
 
 
 def test_empty_database(
@@ -78,7 +80,7 @@ def test_version_change_relabels_and_keeps_old(session: Session, small_batches: 
     add_posts(session, TEXTS)
     old = LexiconClassifier(small_batches).version
     label.run(session, small_batches)
-    wider = default_settings(nlp={"batch_size": 2, "neutral_band": 0.5})
+    wider = default_settings(nlp={"model": "lexicon", "batch_size": 2, "neutral_band": 0.5})
     new = LexiconClassifier(wider).version
     assert new != old
     assert label.run(session, wider) == len(TEXTS)
