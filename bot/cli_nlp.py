@@ -92,7 +92,7 @@ def pretrain(
     # task-adaptive: the labelled training texts (never test texts) join the corpus
     texts = load_corpus(corpus, exclude=exclude, extra=extra, seed=seed, limit=limit)
     click.echo(f"corpus: {len(texts)} posts (after removing {len(exclude)} test texts)")
-    report = run_pretrain(
+    run_pretrain(
         texts,
         out,
         layers=layers,
@@ -109,7 +109,10 @@ def pretrain(
         extra_vocab_texts=extra,
         resume=resume,
     )
-    click.echo(f"pretrained model in {out}: " + json.dumps(report, ensure_ascii=False))
+    recipe = json.loads((out / "recipe.json").read_text(encoding="utf-8"))
+    keep = ("parameters", "steps", "tokens", "wall_seconds", "heldout_mlm_accuracy")
+    summary = {k: v for k, v in recipe.items() if k in keep} or recipe
+    click.echo(f"pretrained model in {out}: " + json.dumps(summary, ensure_ascii=False))
 
 
 @nlp.command()
