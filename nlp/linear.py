@@ -1,22 +1,29 @@
-"""The fast default backend: hashed character n-grams, TF-IDF, multinomial logistic regression.
+"""The fast default backend: hashed n-grams, TF-IDF, multinomial logistic regression.
 
-Features of ``model_text(raw)``: character 1-3-grams hashed into ``n_features`` buckets
-(sklearn ``HashingVectorizer``, no sign flipping), sublinear TF ``1 + log(tf)``, times an IDF
-learned on the train split (``log((1 + n) / (1 + df)) + 1``; buckets seen in fewer than
+Features of ``model_text(raw)``: character 1-3-grams plus word unigrams and bigrams (jieba
+dictionary through ``nlp.segment``, HMM on, no user words), hashed into ``n_features``
+buckets (sklearn ``HashingVectorizer``, no sign flipping); sublinear TF ``1 + log(tf)``, times
+an IDF learned on the train split (``log((1 + n) / (1 + df)) + 1``; buckets seen in fewer than
 ``min_df`` train texts count as unseen and get ``log(1 + n) + 1``), L2-normalized. ``C`` and
-the class weighting are chosen on val from a small grid.
+the class weighting are chosen on val by macro-F1 from ``DEFAULT_GRID``.
+
+Chosen on val (seed 13, grid best of each): word n-grams added +1.9 macro-F1 points on emotion,
++0.3 on review, -0.1 on topic and -0.4 on sentiment; char 1-4-grams and ``min_df`` 1 or 3 did
+not help (and 1-4 or ``min_df`` 1 doubled the model size).
 
 A model file is a compressed ``.npz`` read with ``allow_pickle=False``: a JSON ``config``
-(head, labels, features, recipe), the kept buckets (delta-coded), their IDF and their
-coefficients (float16) and the intercepts. Only buckets seen in ``min_df`` train texts have a
-weight, so unseen or rare n-grams cost nothing but their share of the L2 norm.
+(head, labels, features, recipe), the kept buckets (delta-coded), their IDF and coefficients
+(float16) and the intercepts. Only buckets seen in ``min_df`` train texts have a weight, so a
+rare n-gram costs nothing but its share of the L2 norm.
 
-Reproduce the shipped models (deterministic; ~1-2 minutes a head on one core)::
+Reproduce the shipped models (deterministic; a few minutes a head on one core)::
 
     from nlp.datasets import default_data_dir
     from nlp.linear import DEFAULT_MODEL_DIR, train_linear
     for head in ("review", "emotion", "topic", "sentiment"):
         train_linear(head, default_data_dir(), DEFAULT_MODEL_DIR, seed=13)
+
+or ``tingfeng nlp train --backend linear``.
 """
 
 from __future__ import annotations
@@ -47,7 +54,7 @@ FORMAT = 1
 _SURROGATE = re.compile("[\ud800-\udfff]")
 #: (C, class_weight) pairs tried on val; ties go to the earlier pair.
 DEFAULT_GRID: tuple[tuple[float, str | None], ...] = tuple(
-    (c, w) for w in (None, "balanced") for c in (1.0, 3.0, 10.0, 30.0)
+    (c, w) for w in (None, "balanced") for c in (3.0, 10.0, 30.0, 100.0)
 )
 
 
