@@ -307,21 +307,29 @@ def _predictor(settings: Any, backend: str, model_dir: Path | None, head: str) -
         if settings.nlp.model_dir
         else MODEL_DIR / ("linear" if backend == "linear" else "onnx")
     )
+    predictor: Any
     if backend == "linear":
         from nlp.linear import LinearHead
 
         path = root / f"{head}.npz"
         _must_exist(path, backend, head)
-        return LinearHead(path)
-    from nlp.transformer.runtime import OnnxHead, TorchHead
+        predictor = LinearHead(path)
+    else:
+        from nlp.transformer.runtime import OnnxHead, TorchHead
 
-    path = root / head
-    _must_exist(path, backend, head)
-    if backend == "onnx":
-        return OnnxHead(path, max_len=settings.nlp.max_len, threads=settings.nlp.threads)
-    return TorchHead(
-        path, device=settings.nlp.device, max_len=settings.nlp.max_len, threads=settings.nlp.threads
-    )
+        path = root / head
+        _must_exist(path, backend, head)
+        nlp = settings.nlp
+        predictor = (
+            OnnxHead(path, max_len=nlp.max_len, threads=nlp.threads)
+            if backend == "onnx"
+            else TorchHead(path, device=nlp.device, max_len=nlp.max_len, threads=nlp.threads)
+        )
+    if head == "sentiment" and settings.nlp.lexicon_blend:
+        from nlp.classifier import BlendedHead
+
+        return BlendedHead(predictor, settings)  # what the labeller uses
+    return predictor
 
 
 def _must_exist(path: Path, backend: str, head: str) -> None:

@@ -148,6 +148,7 @@ class NlpSettings(Section):
     threads: int = Field(default=1, ge=1, le=64)
     max_len: int = Field(default=128, ge=8, le=512)
     topic_min_score: float = Field(default=0.7, ge=0, le=1)
+    lexicon_blend: float = Field(default=0.5, ge=0, le=10)
     spam_threshold: float = Field(default=0.6, ge=0, le=1)
     interest_examples: dict[str, list[str]] = Field(default_factory=dict)
     data_dir: str = ""

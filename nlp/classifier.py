@@ -213,11 +213,14 @@ class ModelClassifier:
         self.heads = dict(heads)
         self.bundle = bundle  # optional: computes several heads' features once (linear)
         self.topic_min_score = settings.nlp.topic_min_score
+        self.blend = settings.nlp.lexicon_blend
         self.components = {"rules": self.rules.version} | {
             name: head.version for name, head in sorted(self.heads.items())
         }
         if "sentiment" not in self.heads:
             self.components["sentiment"] = self.rules.version  # lexicon sentiment
+        elif self.blend:
+            self.components["sentiment"] += f"+lexicon{self.blend:g}-{self.rules.version[-10:]}"
         params = json.dumps(
             {"components": self.components, "topic_min_score": self.topic_min_score},
             sort_keys=True,
@@ -228,8 +231,8 @@ class ModelClassifier:
         self, texts: Sequence[str], previous: Sequence[Mapping[str, Any] | None] | None = None
     ) -> list[Labels]:
         prev: Sequence[Mapping[str, Any] | None] = previous or [None] * len(texts)
-        lexicon_sentiment = "sentiment" not in self.heads
-        ruled = [self.rules.label(t, lexicon_sentiment=lexicon_sentiment) for t in texts]
+        # lexicon sentiment always: the fallback without a sentiment head, and the blend with one
+        ruled = [self.rules.label(t, lexicon_sentiment=True) for t in texts]
         fields: list[dict[str, Any]] = [{} for _ in texts]
         todo = {
             name: [i for i, p in enumerate(prev) if not _reusable(p, name, self.components)]
@@ -251,6 +254,9 @@ class ModelClassifier:
                 proba = shared[name][[position[i] for i in todo[name]]]
             else:
                 proba = self._proba(name, [texts[i] for i in todo[name]])
+            if name == "sentiment" and self.blend:
+                lexicon = np.array([ruled[i][0].polarity for i in todo[name]])
+                proba = blend_lexicon(proba, lexicon, self.heads[name].labels, self.blend)
             for row, i in enumerate(todo[name]):
                 fields[i].update(self._from_proba(name, np.asarray(proba[row], dtype=np.float64)))
         out = []
@@ -293,6 +299,38 @@ class ModelClassifier:
         if name == "topic":
             return {"topic": labels[best], "topic_score": score}
         return {}  # pragma: no cover - heads are a Literal in settings
+
+
+def blend_lexicon(
+    proba: np.ndarray, polarity: np.ndarray, labels: Sequence[str], weight: float
+) -> np.ndarray:
+    """Sentiment probabilities nudged by the lexicon: ``log p + weight * polarity`` on the
+    positive class and ``- weight * polarity`` on the negative one, renormalised. The lexicon
+    knows words the Weibo training data never paired with a label (好喝, 下次还来)."""
+    sign = np.array([{"positive": 1.0, "negative": -1.0}.get(name, 0.0) for name in labels])
+    logits = np.log(np.clip(np.asarray(proba, dtype=np.float64), 1e-9, 1.0))
+    logits += weight * np.asarray(polarity, dtype=np.float64)[:, None] * sign[None, :]
+    logits -= logits.max(axis=1, keepdims=True)
+    out = np.exp(logits)
+    return out / out.sum(axis=1, keepdims=True)
+
+
+class BlendedHead:
+    """A sentiment head blended with the lexicon, as the labeller uses it (for ``nlp eval``)."""
+
+    def __init__(self, inner: HeadPredictor, settings: Settings) -> None:
+        self.inner = inner
+        self.head = inner.head
+        self.labels = inner.labels
+        self.rules = Rules(settings)
+        self.weight = settings.nlp.lexicon_blend
+        self.version = f"{inner.version}+lexicon{self.weight:g}-{self.rules.version[-10:]}"
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        polarity = np.array(
+            [self.rules.label(t, lexicon_sentiment=True)[0].polarity for t in texts]
+        )
+        return blend_lexicon(self.inner.predict_proba(texts), polarity, self.labels, self.weight)
 
 
 _HEAD_FIELDS = {

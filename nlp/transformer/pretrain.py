@@ -17,8 +17,9 @@ import logging
 import math
 import os
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +30,23 @@ from transformers import BertConfig, BertForMaskedLM
 
 from nlp.transformer import tokenizer as chartok
 from nlp.transformer.corpus import corpus_sha
+from nlp.transformer.runtime import ModelError
 
 logger = logging.getLogger(__name__)
 
 CHECKPOINT = "checkpoint.pt"
 MASK_PROB = 0.15
+MASK_ID = chartok.SPECIALS.index(chartok.MASK)
 MIN_WINDOW = 8  # a trailing window shorter than this is dropped: too little context to learn from
+
+
+class CheckpointMismatch(ModelError):
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        super().__init__(
+            f"the checkpoint {path} was written for another corpus or model shape: resume "
+            "with the same corpus and model arguments, or delete it to start afresh"
+        )
 
 
 @dataclass
@@ -87,7 +99,10 @@ def pretrain(
     log_seconds: float = 30.0,
 ) -> BertForMaskedLM:
     """MLM-pretrain a BERT on ``texts`` (model texts, as ``load_corpus`` gives) and write an HF
-    model dir (config, safetensors, tokenizer) with ``recipe.json`` to ``out_dir``."""
+    model dir (config, safetensors, tokenizer) with ``recipe.json`` to ``out_dir``.
+
+    ``minutes`` counts the training loop only: building the vocabulary and the windows (~2 min
+    for the full corpus on the 2-core box) and the final held-out evaluation come on top."""
     if max_steps is None and minutes is None:
         raise ValueError("pretrain needs a budget: pass max_steps, minutes or both")
     args = {k: v for k, v in locals().items() if k not in {"texts", "extra_vocab_texts"}}
@@ -98,40 +113,62 @@ def pretrain(
         torch.set_num_threads(threads)
     torch.manual_seed(seed)
     dev = pick_device(device)
-    extra = list(extra_vocab_texts)
-    tok = chartok.make_tokenizer(
-        chartok.build_vocab(texts, min_count=vocab_min_count, extra_texts=extra)
+    tok, train, held, corpus = _prepare(
+        texts, extra_vocab_texts, vocab_min_count, heldout, seed, max_len
     )
-    train_texts, held_texts = _split(texts, heldout, seed)
-    train = _windows(tok, train_texts, max_len)
-    held = _windows(tok, held_texts, max_len)
-    config = BertConfig(
-        vocab_size=tok.get_vocab_size(),
-        hidden_size=hidden,
-        num_hidden_layers=layers,
-        num_attention_heads=heads,
-        intermediate_size=intermediate or 4 * hidden,
-        max_position_embeddings=max_len,
-        pad_token_id=0,
+    model = BertForMaskedLM(
+        _config(tok.get_vocab_size(), layers, hidden, heads, intermediate, max_len)
     )
-    model = BertForMaskedLM(config)
     model.to(dev)  # type: ignore[arg-type]  # transformers types `to` through a wrapper
     optimizer = _optimizer(model, lr, weight_decay)
+    fingerprint = corpus["sha256"] + model.config.to_json_string(use_diff=False)
     state = _State()
     if resume and (out / CHECKPOINT).exists():
-        state = _load_checkpoint(out / CHECKPOINT, model, optimizer, dev)
+        state = _load_checkpoint(out / CHECKPOINT, model, optimizer, dev, fingerprint)
     budget = _Budget(max_steps, minutes, warmup, lr, checkpoint_minutes * 60, log_seconds)
-    _train(model, optimizer, train, state, budget, batch_size, seed, dev, out / CHECKPOINT)
+    save = partial(_save_checkpoint, out / CHECKPOINT, model, optimizer, fingerprint)
+    _train(model, optimizer, train, state, budget, batch_size, seed, dev, save)
     accuracy = mlm_accuracy(model, held, batch_size, seed, dev)
     logger.info("held-out MLM accuracy %.4f after %d steps", accuracy, state.step)
     model.save_pretrained(out)
     chartok.save(tok, out, max_len=max_len)
-    corpus = {"texts": len(texts), "sha256": corpus_sha(texts), "extra_vocab_texts": len(extra)}
-    corpus |= {"train_windows": len(train), "heldout_texts": len(held_texts)}
-    corpus["train_tokens"] = int(sum(len(w) for w in train))
     _write_recipe(out, args, corpus, state, accuracy, model, dev)
     (out / CHECKPOINT).unlink(missing_ok=True)
     return model
+
+
+def _prepare(
+    texts: Sequence[str],
+    extra_vocab_texts: Iterable[str],
+    min_count: int,
+    heldout: int,
+    seed: int,
+    max_len: int,
+) -> tuple[Any, list[np.ndarray], list[np.ndarray], dict[str, Any]]:
+    """The tokenizer, train and held-out windows, and the corpus facts for the recipe."""
+    extra = list(extra_vocab_texts)
+    tok = chartok.make_tokenizer(chartok.build_vocab(texts, min_count=min_count, extra_texts=extra))
+    train_texts, held_texts = _split(texts, heldout, seed)
+    train = _windows(tok, train_texts, max_len)
+    corpus = {"texts": len(texts), "sha256": corpus_sha(texts), "extra_vocab_texts": len(extra)}
+    corpus |= {"heldout_texts": len(held_texts), "train_windows": len(train)}
+    corpus["train_tokens"] = int(sum(len(w) for w in train))
+    logger.info("corpus: %s", corpus)
+    return tok, train, _windows(tok, held_texts, max_len), corpus
+
+
+def _config(
+    vocab_size: int, layers: int, hidden: int, heads: int, intermediate: int | None, max_len: int
+) -> BertConfig:
+    return BertConfig(
+        vocab_size=vocab_size,
+        hidden_size=hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        intermediate_size=intermediate or 4 * hidden,
+        max_position_embeddings=max_len,  # fine-tuning reads at most this many tokens
+        pad_token_id=0,
+    )
 
 
 @dataclass(frozen=True)
@@ -208,7 +245,7 @@ def mask_tokens(
     chosen &= attention.bool()
     labels = torch.where(chosen, ids, torch.full_like(ids, -100))
     roll = torch.rand(ids.shape, generator=gen, device=dev)
-    inputs = torch.where(chosen & (roll < 0.8), torch.full_like(ids, 4), ids)  # 4 = [MASK]
+    inputs = torch.where(chosen & (roll < 0.8), torch.full_like(ids, MASK_ID), ids)
     random_ids = torch.randint(n_special, vocab_size, ids.shape, generator=gen, device=dev)
     inputs = torch.where(chosen & (roll >= 0.8) & (roll < 0.9), random_ids, inputs)
     return inputs, labels
@@ -243,7 +280,7 @@ def _train(
     batch_size: int,
     seed: int,
     dev: torch.device,
-    checkpoint: Path,
+    save: Callable[[_State], None],
 ) -> None:
     model.train()
     vocab = model.config.vocab_size
@@ -267,7 +304,7 @@ def _train(
                 _log(state, budget)
                 last_log = now
             if now - last_save >= budget.checkpoint_every:
-                _save_checkpoint(checkpoint, model, optimizer, state)
+                save(state)
                 last_save = now
             if budget.progress(state) >= 1:
                 break
@@ -339,10 +376,15 @@ def mlm_accuracy(
 
 
 def _save_checkpoint(
-    path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, state: _State
+    path: Path,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    fingerprint: str,
+    state: _State,
 ) -> None:
     tmp = path.with_suffix(".tmp")
     payload: dict[str, Any] = {"model": model.state_dict(), "optimizer": optimizer.state_dict()}
+    payload["fingerprint"] = fingerprint
     payload["rng"] = torch.get_rng_state()  # dropout draws: a resumed run continues exactly
     if torch.cuda.is_available():
         payload["cuda_rng"] = torch.cuda.get_rng_state_all()
@@ -352,9 +394,15 @@ def _save_checkpoint(
 
 
 def _load_checkpoint(
-    path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, dev: torch.device
+    path: Path,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    dev: torch.device,
+    fingerprint: str,
 ) -> _State:
     payload = torch.load(path, map_location=dev, weights_only=True)
+    if payload.get("fingerprint") != fingerprint:
+        raise CheckpointMismatch(path)
     model.load_state_dict(payload["model"])
     optimizer.load_state_dict(payload["optimizer"])
     torch.set_rng_state(payload["rng"].cpu())

@@ -86,7 +86,11 @@ class OnnxHead:
     """An exported head (``export.export_onnx``) run by ONNX Runtime on the CPU."""
 
     def __init__(
-        self, model_dir: str | Path, batch_size: int = 32, max_len: int = 128, threads: int = 1
+        self,
+        model_dir: str | Path,
+        batch_size: int = 32,
+        max_len: int = 128,
+        threads: int | None = 1,
     ) -> None:
         import onnxruntime as ort  # deferred: only the transformer backend needs it
 
@@ -99,7 +103,7 @@ class OnnxHead:
         self.max_len = min(max_len, info.get("max_positions", max_len))
         self.pad_id: int = info.get("pad_id", 0)
         options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
+        options.intra_op_num_threads = threads or 1  # two threads were slower than one here
         options.inter_op_num_threads = 1
         self.session = ort.InferenceSession(
             str(path / ONNX_FILE), options, providers=["CPUExecutionProvider"]

@@ -145,6 +145,16 @@ def test_missing_training_label_is_refused(tmp_path: Path) -> None:
         fit_head("sentiment", train, train, tmp_path / "s.npz", SMALL, grid=GRID)
 
 
+SHIPPED_CASES = [
+    ("review", "房间干净，服务热情，下次还住这家酒店", "positive"),
+    ("review", "房间又小又脏，服务太差了", "negative"),
+    ("sentiment", "今天好开心啊哈哈哈[哈哈]", "positive"),
+    ("sentiment", "气死我了，什么垃圾服务", "negative"),
+    ("emotion", "气死我了，什么垃圾服务", "angry"),
+    ("topic", "国足晋级世界杯决赛", "sports"),
+]
+
+
 def test_shipped_models_load_and_stay_small() -> None:
     paths = sorted(DEFAULT_MODEL_DIR.glob("*.npz"))
     if not paths:
@@ -152,8 +162,9 @@ def test_shipped_models_load_and_stay_small() -> None:
     assert {p.stem for p in paths} == set(HEADS)
     assert sum(p.stat().st_size for p in paths) < 8 * 2**20
     bundle = LinearBundle(paths)
-    many = bundle.predict_many(["这家店的咖啡太好喝了，下次还来！", *BAD_INPUTS])
+    texts = [text for _, text, _ in SHIPPED_CASES]
+    many = bundle.predict_many(texts + BAD_INPUTS)
     for head, proba in many.items():
-        assert proba.shape == (1 + len(BAD_INPUTS), len(HEADS[head]))
-    review = dict(zip(HEADS["review"], many["review"][0], strict=True))
-    assert review["positive"] > review["negative"]
+        assert proba.shape == (len(texts) + len(BAD_INPUTS), len(HEADS[head]))
+    for i, (head, _, label) in enumerate(SHIPPED_CASES):
+        assert HEADS[head][int(many[head][i].argmax())] == label

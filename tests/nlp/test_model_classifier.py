@@ -169,3 +169,30 @@ def test_accounts_get_spam_verdicts_and_furthest_stages(session: Session, heads_
     assert rows["bot"].posts_seen == 2
     spam_posts = session.exec(select(PostLabel).where(PostLabel.spam_score >= 0.6)).all()
     assert len(spam_posts) == 2
+
+
+def test_lexicon_blend_moves_toward_the_lexicon_and_zero_is_the_head() -> None:
+    from nlp.classifier import blend_lexicon
+
+    labels = ("negative", "neutral", "positive")
+    proba = np.array([[0.5, 0.2, 0.3], [0.2, 0.6, 0.2]])
+    same = blend_lexicon(proba, np.array([0.9, -0.9]), labels, 0.0)
+    assert np.allclose(same, proba)
+    moved = blend_lexicon(proba, np.array([0.9, -0.9]), labels, 1.0)
+    assert moved[0, 2] > proba[0, 2] and moved[1, 0] > proba[1, 0]
+    assert np.allclose(moved.sum(axis=1), 1.0)
+
+
+@pytest.mark.parametrize(
+    ("text", "sentiment"),
+    [
+        ("这家店的咖啡太好喝了，下次还来！", "positive"),  # the head alone says negative
+        ("難喝死了，再也不來了", "negative"),  # traditional
+        ("超级喜欢这个口红[爱你]", "positive"),
+        ("好失望啊[泪]", "negative"),
+    ],
+)
+def test_the_shipped_default_labeller_on_plain_cases(text: str, sentiment: str) -> None:
+    clf = make_classifier(default_settings())
+    (lab,) = clf.predict([text])
+    assert lab.sentiment == sentiment

@@ -146,6 +146,8 @@ def test_an_interrupted_pretraining_resumes_exactly(
     monkeypatch.setattr(pretrain_mod, "_step", step_then_crash)
     with pytest.raises(KeyboardInterrupt):
         pretrain_mod.pretrain(texts, tmp_path / "cut", checkpoint_minutes=0, **args)
+    with pytest.raises(pretrain_mod.CheckpointMismatch):
+        pretrain_mod.pretrain(texts[1:], tmp_path / "cut", resume=True, **args)
     calls.clear()
     resumed = pretrain_mod.pretrain(texts, tmp_path / "cut", resume=True, **args)
     assert len(calls) == 3  # steps 4-6 only
@@ -160,6 +162,29 @@ def test_finetune_learns_the_toy_task(models: dict[str, Path]) -> None:
     model = AutoModelForSequenceClassification.from_pretrained(str(models["ft"]))
     assert model.config.id2label == {0: "negative", 1: "positive"}
     assert AutoTokenizer.from_pretrained(str(models["ft"])).vocab_size == model.config.vocab_size
+
+
+def test_a_wordpiece_bert_dir_fine_tunes_exports_and_runs(tmp_path: Path) -> None:
+    # any BERT-like HF dir on disk works as a base, not only ours (here a WordPiece vocab)
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    chars = sorted(set(FILLER + "好棒差烂"))
+    vocab = {t: i for i, t in enumerate(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *chars])}
+    BertTokenizerFast(vocab=vocab).save_pretrained(str(tmp_path / "base"))
+    config = BertConfig(
+        vocab_size=len(vocab),
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+    )
+    BertModel(config).save_pretrained(tmp_path / "base")
+    data = toy(120, seed=4)
+    finetune(tmp_path / "base", "review", LABELS, data[:100], data[100:], tmp_path / "ft", epochs=1)
+    assert export_onnx(tmp_path / "ft", tmp_path / "onnx").agreement == 1.0
+    proba = OnnxHead(tmp_path / "onnx").predict_proba(["", "好", "x" * 500])
+    assert proba.shape == (3, 2) and np.isfinite(proba).all()
 
 
 def test_finetune_rejects_labels_outside_the_head(models: dict[str, Path], tmp_path: Path) -> None:
