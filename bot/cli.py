@@ -226,6 +226,10 @@ def _print_summary(summary: Any) -> None:
         click.echo(f"sentiment ({summary.label_version}): {mix}")
     else:
         click.echo("sentiment: no labels yet")
+    emotions = sum(summary.emotion.values())
+    if emotions:
+        mix = ", ".join(f"{k} {v / emotions:.0%}" for k, v in summary.emotion.items())
+        click.echo(f"emotion: {mix}; accounts flagged as spam/bot (水军): {summary.spam_accounts}")
     click.echo(
         "top users by influence:" if summary.top_users else "top users by influence: not ranked yet"
     )

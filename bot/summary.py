@@ -11,7 +11,16 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from crawlers.models import Account, Draft, InfluenceScore, Interaction, Post, PostLabel, ScoreRun
+from crawlers.models import (
+    Account,
+    AccountLabel,
+    Draft,
+    InfluenceScore,
+    Interaction,
+    Post,
+    PostLabel,
+    ScoreRun,
+)
 
 
 @dataclass
@@ -19,6 +28,8 @@ class Summary:
     counts: dict[str, int]
     sentiment: dict[str, int]
     label_version: str | None
+    emotion: dict[str, int] = field(default_factory=dict)
+    spam_accounts: int = 0
     top_users: list[dict[str, Any]] = field(default_factory=list)
     pending: list[dict[str, Any]] = field(default_factory=list)
 
@@ -53,6 +64,28 @@ def sentiment_mix(session: Session, version: str | None) -> dict[str, int]:
         .group_by(PostLabel.sentiment)
     ).all()
     return {s: int(n) for s, n in sorted(rows)}
+
+
+def label_mix(session: Session, version: str | None, column: Any) -> dict[str, int]:
+    """How many posts of ``version`` have each value of ``column`` (empty values left out)."""
+    if version is None:
+        return {}
+    rows = session.exec(
+        select(column, func.count()).where(PostLabel.model_version == version).group_by(column)
+    ).all()
+    return {s: int(n) for s, n in sorted(rows) if s}
+
+
+def spam_accounts(session: Session, version: str | None) -> int:
+    if version is None:
+        return 0
+    return int(
+        session.exec(
+            select(func.count())
+            .select_from(AccountLabel)
+            .where(AccountLabel.model_version == version, col(AccountLabel.is_spam))
+        ).one()
+    )
 
 
 def top_users(session: Session, limit: int = 10) -> list[dict[str, Any]]:
@@ -130,6 +163,8 @@ def summarize(session: Session, top: int = 10) -> Summary:
         counts=store_counts(session),
         sentiment=sentiment_mix(session, version),
         label_version=version,
+        emotion=label_mix(session, version, PostLabel.emotion),
+        spam_accounts=spam_accounts(session, version),
         top_users=top_users(session, top),
         pending=_pending_lines(session),
     )
