@@ -8,7 +8,7 @@ place, never copied); otherwise posts are generated. The baseline is ``jieba.lcu
 mode, HMM on, jieba's defaults) over the same texts in the same run. Each backend is the whole
 labeller (``make_classifier``: OpenCC, rjieba segmentation, keywords, interests, intents, 5A,
 spam, and the trained heads); ``<backend>_ratio`` = its posts/CPU-s over jieba's, so a ratio above
-1 means the whole stage outruns segmentation alone with jieba. The ``onnx`` backend runs on the
+1 means the whole stage outruns segmentation alone with jieba. The ``onnx`` and ``ensemble`` backends run on the
 first ``--onnx-posts`` posts only (it is ~10x slower). Loading costs are reported apart. The last
 lines are key=value; the default labeller's figures come last.
 """
@@ -68,7 +68,7 @@ def main() -> None:
     ap.add_argument("--posts", type=int, default=20_000)
     ap.add_argument("--onnx-posts", type=int, default=2_000)
     ap.add_argument("--source", choices=["auto", "real", "synthetic"], default="auto")
-    ap.add_argument("--backends", default="lexicon,onnx,linear")
+    ap.add_argument("--backends", default="lexicon,onnx,ensemble,linear")
     ap.add_argument("--model-dir", default="", help="nlp.model_dir for the onnx backend")
     args = ap.parse_args()
     use_real = args.source == "real" or (args.source == "auto" and REAL.is_file())
@@ -99,7 +99,8 @@ def main() -> None:
         except Exception as exc:  # noqa: BLE001 - a benchmark reports and goes on
             print(f"{backend}: not measured ({exc})")
             continue
-        sample = texts[: args.onnx_posts] if backend in ("onnx", "transformer") else texts
+        slow = backend in ("onnx", "transformer", "ensemble")
+        sample = texts[: args.onnx_posts] if slow else texts
         batch = settings.nlp.batch_size
         wall, cpu = timed(
             lambda c=clf, s=sample, b=batch: [c.predict(s[i : i + b]) for i in range(0, len(s), b)]

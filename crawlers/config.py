@@ -141,7 +141,7 @@ DEFAULT_HEADS: tuple[HeadName, ...] = ("sentiment", "emotion", "topic")
 
 
 class NlpSettings(Section):
-    model: Literal["lexicon", "linear", "transformer", "onnx"] = "linear"
+    model: Literal["lexicon", "linear", "transformer", "onnx", "ensemble"] = "linear"
     model_dir: str = ""
     heads: list[HeadName] = Field(default_factory=lambda: list(DEFAULT_HEADS))
     device: Literal["auto", "cpu", "cuda"] = "auto"
@@ -149,6 +149,7 @@ class NlpSettings(Section):
     max_len: int = Field(default=128, ge=8, le=512)
     topic_min_score: float = Field(default=0.7, ge=0, le=1)
     lexicon_blend: float = Field(default=0.5, ge=0, le=10)
+    ensemble_weight: float = Field(default=0.5, ge=0, le=1)
     spam_threshold: float = Field(default=0.6, ge=0, le=1)
     interest_examples: dict[str, list[str]] = Field(default_factory=dict)
     data_dir: str = ""

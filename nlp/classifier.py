@@ -269,12 +269,15 @@ class ModelClassifier:
                 and topic_interest not in interests
             ):
                 interests.append(topic_interest)
-            merged = replace(labels, interests=interests, **extra)
+            sentiment = extra.get("sentiment", labels.sentiment)
+            stages = self.rules.stages(text, labels.intents, sentiment)
             out.append(
                 replace(
-                    merged,
-                    stages=self.rules.stages(text, merged.intents, merged.sentiment),
+                    labels,
+                    interests=interests,
+                    stages=stages,
                     components=dict(self.components),
+                    **extra,
                 )
             )
         return out
@@ -387,11 +390,45 @@ def make_classifier(settings: Settings, segmenter: Segmenter | None = None) -> C
     loaded: dict[str, HeadPredictor] = {}
     for h in wanted:
         path = _head_path(root, h, "", settings)
-        if nlp.model == "onnx":
-            loaded[h] = OnnxHead(path, max_len=nlp.max_len, threads=nlp.threads)
-        else:
+        if nlp.model == "transformer":
             loaded[h] = TorchHead(path, device=nlp.device, max_len=nlp.max_len, threads=nlp.threads)
+        else:
+            loaded[h] = OnnxHead(path, max_len=nlp.max_len, threads=nlp.threads)
+    if nlp.model == "ensemble":
+        from nlp.linear import LinearHead
+
+        linear_root = MODEL_DIR / "linear"
+        loaded = {
+            h: EnsembleHead(
+                LinearHead(_head_path(linear_root, h, ".npz", settings)),
+                loaded[h],
+                nlp.ensemble_weight,
+            )
+            for h in wanted
+        }
     return ModelClassifier(settings, loaded, nlp.model, segmenter)
+
+
+class EnsembleHead:
+    """The shipped linear head and a transformer head, probabilities averaged:
+    ``(1 - weight) * linear + weight * transformer``. The two err differently (n-gram counts
+    over the whole post vs. a contextual reading of its first ``max_len`` characters)."""
+
+    def __init__(self, linear: HeadPredictor, transformer: HeadPredictor, weight: float) -> None:
+        if tuple(linear.labels) != tuple(transformer.labels):
+            raise ConfigError(
+                [
+                    f'nlp.model = "ensemble": the {linear.head!r} heads disagree on labels '
+                    f"({', '.join(linear.labels)} vs {', '.join(transformer.labels)})"
+                ]
+            )
+        self.head, self.labels = linear.head, linear.labels
+        self.parts, self.weight = (linear, transformer), weight
+        self.version = f"ens{weight:g}-{linear.version[-10:]}-{transformer.version[-10:]}"
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        linear, transformer = (np.asarray(p.predict_proba(texts)) for p in self.parts)
+        return (1 - self.weight) * linear + self.weight * transformer
 
 
 def _head_path(root: Path, head: str, suffix: str, settings: Settings) -> Path:
@@ -401,7 +438,8 @@ def _head_path(root: Path, head: str, suffix: str, settings: Settings) -> Path:
             [
                 f"nlp.model_dir: no {head!r} head at {path} for nlp.model = "
                 f"{settings.nlp.model!r}. Train it with `tingfeng nlp train --backend "
-                f"{settings.nlp.model} --head {head}`, point nlp.model_dir at a folder with "
+                f"{'linear' if suffix else 'transformer'} --head {head}`, point nlp.model_dir "
+                "at a folder with "
                 f"one {head}{suffix or '/'} per head, or drop {head!r} from nlp.heads"
             ]
         )

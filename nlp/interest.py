@@ -28,6 +28,11 @@ class InterestMatcher:
             name: tuple(sorted({s.strip().lower() for s in seeds if s.strip()}))
             for name, seeds in interests.items()
         }
+        # seeds by first character: a post is checked only against seeds that can occur in it
+        self._by_first: dict[str, list[tuple[str, str]]] = {}
+        for name, seeds in self.seeds.items():
+            for seed in seeds:
+                self._by_first.setdefault(seed[0], []).append((name, seed))
 
     def scores(
         self, text: str, tokens: Sequence[str], topics: Sequence[str] = ()
@@ -37,10 +42,11 @@ class InterestMatcher:
         token_set = {t.lower() for t in tokens}
         topic_text = " ".join(topics).lower()
         out: dict[str, float] = {}
-        for name, seeds in self.seeds.items():
-            score = sum(_seed_score(s, lowered, token_set, topic_text) for s in seeds)
-            if score:
-                out[name] = score
+        for char in set(lowered) | set(topic_text):
+            for name, seed in self._by_first.get(char, ()):
+                score = _seed_score(seed, lowered, token_set, topic_text)
+                if score:
+                    out[name] = out.get(name, 0.0) + score
         return out
 
     def match(self, text: str, tokens: Sequence[str], topics: Sequence[str] = ()) -> list[str]:

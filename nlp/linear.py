@@ -33,6 +33,7 @@ import io
 import json
 import logging
 import re
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from functools import cached_property, lru_cache
@@ -67,6 +68,7 @@ class FeatureConfig:
     ngram_max: int = 3
     min_df: int = 2
     words: bool = True  # also word unigrams and bigrams (jieba dictionary, HMM on)
+    hasher: str = "murmur"  # "murmur": sklearn HashingVectorizer; "mix64": our numpy hashing
 
     @cached_property
     def _vectorizers(self) -> list[Any]:
@@ -84,11 +86,85 @@ class FeatureConfig:
         if len(texts) == 0:  # HashingVectorizer cannot transform an empty list
             return sp.csr_matrix((0, self.n_features), dtype=np.float32)
         prepared = [model_text(safe_text(t)) for t in texts]
+        if self.hasher == "mix64":
+            return _mix64_counts(prepared, self)
         first, *others = self._vectorizers
         total = first.transform(prepared)
         for vectorizer in others:
             total = total + vectorizer.transform(prepared)
         return sp.csr_matrix(total)
+
+
+_MUL = np.uint64(0x9E3779B97F4A7C15)
+_MIX = np.uint64(0xBF58476D1CE4E5B9)
+_BOUNDARY = -1  # between texts: no n-gram crosses it
+
+
+def _mix(h: np.ndarray) -> np.ndarray:
+    """SplitMix64's finaliser: spreads every input bit over the whole 64-bit word."""
+    h = h ^ (h >> np.uint64(30))
+    h = h * _MIX
+    h = h ^ (h >> np.uint64(27))
+    return h ^ (h >> np.uint64(31))
+
+
+def _mix64_counts(texts: Sequence[str], cfg: FeatureConfig) -> sp.csr_matrix:
+    """Char n-gram (and word uni/bigram) counts hashed with numpy over the whole batch at
+    once: ~10x faster than ``HashingVectorizer``'s per-n-gram Python loop. Lower-cased, as
+    sklearn's ``char`` analyzer does; n-grams never cross from one text into the next."""
+    lowered = [t.lower() for t in texts]
+    lengths = np.fromiter((len(t) + 1 for t in lowered), dtype=np.int64, count=len(lowered))
+    joined = "\x00".join(lowered) + "\x00"
+    codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
+    codes[codes == 0] = _BOUNDARY
+    row_of = np.repeat(np.arange(len(lowered), dtype=np.int64), lengths)
+    rows: list[np.ndarray] = []
+    cols: list[np.ndarray] = []
+    mask = np.uint64(cfg.n_features - 1)
+    valid = codes != _BOUNDARY
+    ucodes = codes.astype(np.uint64)
+    for n in range(cfg.ngram_min, cfg.ngram_max + 1):
+        m = len(codes) - n + 1
+        if m <= 0:
+            continue
+        ok = valid[:m].copy()
+        h = np.full(m, np.uint64(n), dtype=np.uint64)
+        for k in range(n):
+            ok &= valid[k : k + m]
+            h = _mix(h * _MUL + ucodes[k : k + m])
+        rows.append(row_of[:m][ok])
+        cols.append((h[ok] & mask).astype(np.int64))
+    if cfg.words:
+        word_rows, word_cols = _word_hashes(lowered, mask)
+        rows.append(word_rows)
+        cols.append(word_cols)
+    r = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
+    c = np.concatenate(cols) if cols else np.zeros(0, dtype=np.int64)
+    counts = sp.csr_matrix(
+        (np.ones(len(r), dtype=np.float32), (r, c)), shape=(len(texts), cfg.n_features)
+    )
+    counts.sum_duplicates()
+    return counts
+
+
+def _word_hashes(texts: Sequence[str], mask: np.uint64) -> tuple[np.ndarray, np.ndarray]:
+    """Word unigrams and bigrams (jieba, HMM on), hashed apart from the char n-grams."""
+    cut = _segmenter().cut
+    rows: list[int] = []
+    hashes: list[int] = []
+    for i, text in enumerate(texts):
+        words = [w for w in cut(text, hmm=True) if w.strip()]
+        rows.extend([i] * (2 * len(words) - 1 if words else 0))
+        hashes.extend(zlib.crc32(w.encode("utf-8", "replace")) for w in words)
+        hashes.extend(
+            (zlib.crc32(a.encode("utf-8", "replace")) << 32)
+            | zlib.crc32(b.encode("utf-8", "replace"))
+            for a, b in zip(words, words[1:], strict=False)
+        )
+    if not hashes:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    h = np.array(hashes, dtype=np.uint64) ^ np.uint64(0xD6E8FEB86659FD93)  # apart from chars
+    return np.array(rows, dtype=np.int64), (_mix(h) & mask).astype(np.int64)
 
 
 def _word_features(text: str) -> list[str]:

@@ -93,6 +93,18 @@ def sanitize(text: str) -> str:
 
 
 def normalize(text: str) -> Normalized:
+    """Clean ``text`` (cached: the rules, the spam cues and the models each ask for it)."""
+    return (
+        _normalize_cached(text) if isinstance(text, str) and len(text) < 4096 else _normalize(text)
+    )
+
+
+@lru_cache(maxsize=4096)
+def _normalize_cached(text: str) -> Normalized:
+    return _normalize(text)
+
+
+def _normalize(text: str) -> Normalized:
     """Clean ``text`` (plain text, as in ``Post.text_plain``) for segmentation and scoring."""
     text = to_simplified(sanitize(text or "")).replace("\ufe0f", "")  # emoji variation selector
     text = _URL.sub(" ", text)

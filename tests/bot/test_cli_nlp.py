@@ -144,3 +144,9 @@ def test_pretrain_finetune_export_eval_predict(workspace: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert "model onnx-" in result.output and "unlabellable" in result.output
+
+    # the ensemble: the shipped linear head and this transformer, averaged
+    settings.write_text(body.replace('model = "onnx"', 'model = "ensemble"', 1), encoding="utf-8")
+    result = CliRunner().invoke(cli, ["--settings", str(settings), "nlp", "predict", "太好喝了"])
+    assert result.exit_code == 0, result.output
+    assert "model ensemble-" in result.output and "sentiment " in result.output
