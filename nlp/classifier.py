@@ -21,6 +21,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
@@ -142,6 +143,14 @@ class Rules:
         if self.examples is not None:
             interests += [i for i in self.examples.match(norm.text) if i not in interests]
         spam = post_spam(text)
+        sentiment: dict[str, Any] = {}
+        if lexicon_sentiment:
+            senti = self.sentiment.score(tokens)
+            sentiment = {
+                "sentiment": senti.label,
+                "sentiment_score": senti.score,
+                "polarity": senti.polarity,
+            }
         labels = Labels(
             interests=interests,
             intents=detect_intents(norm.text),
@@ -149,15 +158,8 @@ class Rules:
             spam_score=spam.score,
             spam_reasons=list(spam.reasons),
             labellable=is_labellable(norm),
+            **sentiment,
         )
-        if lexicon_sentiment:
-            senti = self.sentiment.score(tokens)
-            labels = replace(
-                labels,
-                sentiment=senti.label,
-                sentiment_score=senti.score,
-                polarity=senti.polarity,
-            )
         return labels, norm
 
     def stages(self, text: str, intents: Sequence[str], sentiment: str) -> dict[str, str]:
@@ -214,6 +216,7 @@ class ModelClassifier:
         self.bundle = bundle  # optional: computes several heads' features once (linear)
         self.topic_min_score = settings.nlp.topic_min_score
         self.blend = settings.nlp.lexicon_blend
+        self._pool = ThreadPoolExecutor(max_workers=max(1, len(self.heads)))
         self.components = {"rules": self.rules.version} | {
             name: head.version for name, head in sorted(self.heads.items())
         }
@@ -231,18 +234,28 @@ class ModelClassifier:
         self, texts: Sequence[str], previous: Sequence[Mapping[str, Any] | None] | None = None
     ) -> list[Labels]:
         prev: Sequence[Mapping[str, Any] | None] = previous or [None] * len(texts)
-        # lexicon sentiment always: the fallback without a sentiment head, and the blend with one
-        ruled = [self.rules.label(t, lexicon_sentiment=True) for t in texts]
         fields: list[dict[str, Any]] = [{} for _ in texts]
         todo = {
             name: [i for i, p in enumerate(prev) if not _reusable(p, name, self.components)]
             for name in self.heads
         }
-        shared: dict[str, np.ndarray] = {}
         union = sorted({i for rows in todo.values() for i in rows})
+        # The heads run in worker threads while this thread applies the rules: ONNX Runtime
+        # and most of numpy release the GIL, so on two cores the model and the rules overlap.
+        pending: dict[str, Future[np.ndarray]] = {}
+        bundled: Future[dict[str, np.ndarray]] | None = None
         if self.bundle is not None and union:
             # one feature pass for every head (linear); rows outside a head's todo are unused
-            shared = self.bundle.predict_many([texts[i] for i in union])
+            bundled = self._pool.submit(self.bundle.predict_many, [texts[i] for i in union])
+        elif union:
+            pending = {
+                name: self._pool.submit(self._proba, name, [texts[i] for i in rows])
+                for name, rows in todo.items()
+                if rows
+            }
+        # lexicon sentiment always: the fallback without a sentiment head, and the blend with one
+        ruled = [self.rules.label(t, lexicon_sentiment=True) for t in texts]
+        shared = bundled.result() if bundled is not None else {}
         position = {i: row for row, i in enumerate(union)}
         for name in self.heads:
             for i, p in enumerate(prev):
@@ -253,7 +266,7 @@ class ModelClassifier:
             if name in shared:
                 proba = shared[name][[position[i] for i in todo[name]]]
             else:
-                proba = self._proba(name, [texts[i] for i in todo[name]])
+                proba = pending[name].result()
             if name == "sentiment" and self.blend:
                 lexicon = np.array([ruled[i][0].polarity for i in todo[name]])
                 proba = blend_lexicon(proba, lexicon, self.heads[name].labels, self.blend)

@@ -39,7 +39,7 @@ class InterestMatcher:
     ) -> dict[str, float]:
         """Score of every interest with any evidence in the post."""
         lowered = text.lower()
-        token_set = {t.lower() for t in tokens}
+        token_set = set(tokens) if lowered == text else {t.lower() for t in tokens}
         topic_text = " ".join(topics).lower()
         out: dict[str, float] = {}
         for char in set(lowered) | set(topic_text):

@@ -196,3 +196,14 @@ def test_the_shipped_default_labeller_on_plain_cases(text: str, sentiment: str) 
     clf = make_classifier(default_settings())
     (lab,) = clf.predict([text])
     assert lab.sentiment == sentiment
+
+
+def test_numpy_hashing_counts_ngrams_within_each_text_only() -> None:
+    from nlp.linear import FeatureConfig
+
+    cfg = FeatureConfig(n_features=2**16, words=False, hasher="mix64")
+    counts = cfg.counts(["ab", "c", "", "ab"]).toarray()
+    assert counts.sum(axis=1).tolist() == [3, 1, 0, 3]  # a, b, ab | c | - | a, b, ab
+    assert (counts[0] == counts[3]).all()  # a row does not depend on its neighbours
+    alone = cfg.counts(["ab"]).toarray()
+    assert (alone[0] == counts[0]).all()
