@@ -77,7 +77,9 @@ _EMOTION_TO_SENTIMENT = {
 
 
 class DataError(TingfengError):
-    """Labelled data cannot be read."""
+    """Labelled data cannot be read (a usage problem: exit code 2, as for settings)."""
+
+    exit_code = 2
 
 
 class DataMissing(DataError):

@@ -99,6 +99,8 @@ def test_unknown_task_and_missing_model_exit_2(workspace: Path, tmp_path: Path) 
         "--data-dir", str(workspace / "data"), "--task", "thucnews",
     )  # fmt: skip
     assert code == 2 and "tingfeng nlp train" in out
+    code, out = _run(workspace, "eval", "--data-dir", str(tmp_path / "nowhere"))
+    assert code == 2 and "TINGFENG_DATA_DIR" in out
 
 
 def test_pretrain_finetune_export_eval_predict(workspace: Path) -> None:
