@@ -20,7 +20,7 @@ from crawlers.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
-BACKENDS = ("linear", "onnx", "transformer", "lexicon")
+BACKENDS = ("linear", "onnx", "ensemble", "transformer", "lexicon")
 TRAINABLE = ("review", "sentiment", "emotion", "topic")
 
 
@@ -296,51 +296,12 @@ def _predictor_for_labels(
 
 
 def _predictor(settings: Any, backend: str, model_dir: Path | None, head: str) -> Any:
-    from nlp.classifier import MODEL_DIR
+    from nlp.classifier import BlendedHead, load_head
 
-    if backend == "lexicon":
-        from nlp.classifier import LexiconHead
-
-        return LexiconHead(settings, head)
-    root = model_dir or (
-        Path(settings.nlp.model_dir)
-        if settings.nlp.model_dir
-        else MODEL_DIR / ("linear" if backend == "linear" else "onnx")
-    )
-    predictor: Any
-    if backend == "linear":
-        from nlp.linear import LinearHead
-
-        path = root / f"{head}.npz"
-        _must_exist(path, backend, head)
-        predictor = LinearHead(path)
-    else:
-        from nlp.transformer.runtime import OnnxHead, TorchHead
-
-        path = root / head
-        _must_exist(path, backend, head)
-        nlp = settings.nlp
-        predictor = (
-            OnnxHead(path, max_len=nlp.max_len, threads=nlp.threads)
-            if backend == "onnx"
-            else TorchHead(path, device=nlp.device, max_len=nlp.max_len, threads=nlp.threads)
-        )
-    if head == "sentiment" and settings.nlp.lexicon_blend:
-        from nlp.classifier import BlendedHead
-
+    predictor = load_head(settings, head, backend, model_dir)
+    if head == "sentiment" and backend != "lexicon" and settings.nlp.lexicon_blend:
         return BlendedHead(predictor, settings)  # what the labeller uses
     return predictor
-
-
-def _must_exist(path: Path, backend: str, head: str) -> None:
-    if not path.exists():
-        raise ConfigError(
-            [
-                f"no {head!r} model at {path} for backend {backend!r}: train it with "
-                f"`tingfeng nlp train --backend {'linear' if backend == 'linear' else 'transformer'}"
-                f" --head {head}` or pass --model-dir"
-            ]
-        )
 
 
 @nlp.command()

@@ -370,11 +370,49 @@ def _head_fields(name: str, prev: Mapping[str, Any]) -> dict[str, Any]:
 # --- choosing a backend -------------------------------------------------------------------
 
 
-def model_dir(settings: Settings) -> Path:
-    """Where the heads of ``nlp.model`` live: ``nlp.model_dir`` or the shipped models."""
+def model_dir(settings: Settings, model: str | None = None) -> Path:
+    """Where the heads of ``model`` (default ``nlp.model``) live: ``nlp.model_dir`` or the
+    shipped models."""
     if settings.nlp.model_dir:
         return Path(settings.nlp.model_dir).expanduser()
-    return MODEL_DIR / ("linear" if settings.nlp.model == "linear" else "onnx")
+    return MODEL_DIR / ("linear" if (model or settings.nlp.model) == "linear" else "onnx")
+
+
+def load_head(
+    settings: Settings, head: str, model: str | None = None, root: Path | None = None
+) -> HeadPredictor:
+    """One head of backend ``model`` (default ``nlp.model``) from ``root`` (default
+    ``model_dir``): what ``make_classifier`` and ``tingfeng nlp eval`` load."""
+    nlp = settings.nlp
+    model = model or nlp.model
+    if model == "lexicon":
+        return LexiconHead(settings, head)
+    root = root or model_dir(settings, model)
+    if model == "linear":
+        from nlp.linear import LinearHead
+
+        return LinearHead(_head_path(root, head, ".npz", model))
+    try:
+        from nlp.transformer.runtime import OnnxHead, TorchHead
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise ConfigError(
+            [
+                f"nlp.model = {model!r} needs the model extras ({exc.name} is missing): "
+                "pip install 'tingfeng[ml]', or set nlp.model = \"linear\""
+            ]
+        ) from exc
+    path = _head_path(root, head, "", model)
+    transformer: HeadPredictor
+    if model == "transformer":
+        transformer = TorchHead(path, device=nlp.device, max_len=nlp.max_len, threads=nlp.threads)
+    else:
+        transformer = OnnxHead(path, max_len=nlp.max_len, threads=nlp.threads)
+    if model != "ensemble":
+        return transformer
+    from nlp.linear import LinearHead
+
+    linear = LinearHead(_head_path(MODEL_DIR / "linear", head, ".npz", "linear"))
+    return EnsembleHead(linear, transformer, nlp.ensemble_weight)
 
 
 def make_classifier(settings: Settings, segmenter: Segmenter | None = None) -> Classifier:
@@ -382,43 +420,15 @@ def make_classifier(settings: Settings, segmenter: Segmenter | None = None) -> C
     nlp = settings.nlp
     if nlp.model == "lexicon":
         return LexiconClassifier(settings, segmenter)
-    root = model_dir(settings)
     wanted = list(dict.fromkeys(nlp.heads))
     if nlp.model == "linear":
         from nlp.linear import LinearBundle
 
-        paths = [_head_path(root, h, ".npz", settings) for h in wanted]
-        bundle = LinearBundle(paths)
+        root = model_dir(settings)
+        bundle = LinearBundle([_head_path(root, h, ".npz", "linear") for h in wanted])
         heads: dict[str, HeadPredictor] = {h: bundle.heads[h] for h in wanted}
         return ModelClassifier(settings, heads, "linear", segmenter, bundle=bundle)
-    try:
-        from nlp.transformer.runtime import OnnxHead, TorchHead
-    except ImportError as exc:  # pragma: no cover - depends on the install
-        raise ConfigError(
-            [
-                f"nlp.model = {nlp.model!r} needs the model extras ({exc.name} is missing): "
-                "pip install 'tingfeng[ml]', or set nlp.model = \"linear\""
-            ]
-        ) from exc
-    loaded: dict[str, HeadPredictor] = {}
-    for h in wanted:
-        path = _head_path(root, h, "", settings)
-        if nlp.model == "transformer":
-            loaded[h] = TorchHead(path, device=nlp.device, max_len=nlp.max_len, threads=nlp.threads)
-        else:
-            loaded[h] = OnnxHead(path, max_len=nlp.max_len, threads=nlp.threads)
-    if nlp.model == "ensemble":
-        from nlp.linear import LinearHead
-
-        linear_root = MODEL_DIR / "linear"
-        loaded = {
-            h: EnsembleHead(
-                LinearHead(_head_path(linear_root, h, ".npz", settings)),
-                loaded[h],
-                nlp.ensemble_weight,
-            )
-            for h in wanted
-        }
+    loaded: dict[str, HeadPredictor] = {h: load_head(settings, h) for h in wanted}
     return ModelClassifier(settings, loaded, nlp.model, segmenter)
 
 
@@ -444,16 +454,16 @@ class EnsembleHead:
         return (1 - self.weight) * linear + self.weight * transformer
 
 
-def _head_path(root: Path, head: str, suffix: str, settings: Settings) -> Path:
+def _head_path(root: Path, head: str, suffix: str, model: str) -> Path:
     path = root / f"{head}{suffix}"
     if not path.exists():
         raise ConfigError(
             [
                 f"nlp.model_dir: no {head!r} head at {path} for nlp.model = "
-                f"{settings.nlp.model!r}. Train it with `tingfeng nlp train --backend "
+                f"{model!r}. Train it with `tingfeng nlp train --backend "
                 f"{'linear' if suffix else 'transformer'} --head {head}`, point nlp.model_dir "
-                "at a folder with "
-                f"one {head}{suffix or '/'} per head, or drop {head!r} from nlp.heads"
+                f"(or --model-dir) at a folder with one {head}{suffix or '/'} per head, or drop "
+                f"{head!r} from nlp.heads"
             ]
         )
     if head not in HEADS:  # pragma: no cover - heads are a Literal in settings

@@ -130,6 +130,12 @@ def test_pretrain_finetune_export_eval_predict(workspace: Path) -> None:
     )  # fmt: skip
     assert code == 0, out
     assert json.loads(out)["covid_weibo_posneg"]["n"] > 0
+    code, out = _run(
+        workspace, "eval", "--backend", "ensemble", "--model-dir", str(onnx_dir),
+        "--data-dir", str(data), "--task", "covid_weibo_posneg", "--json",
+    )  # fmt: skip
+    assert code == 0, out
+    assert json.loads(out)["covid_weibo_posneg"]["n"] > 0
 
     settings = _settings_file(
         workspace,
