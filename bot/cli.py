@@ -245,11 +245,12 @@ def _print_summary(summary: Any) -> None:
 
 def _register() -> None:
     from bot.cli_demo import demo
+    from bot.cli_graph import graph_group
     from bot.cli_nlp import nlp
     from bot.cli_review import review
     from bot.cli_runs import alerts, frontier, resume, runs
 
-    for command in (review, demo, runs, alerts, resume, frontier, nlp):
+    for command in (review, demo, runs, alerts, resume, frontier, nlp, graph_group):
         cli.add_command(command)
 
 
