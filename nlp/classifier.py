@@ -162,6 +162,10 @@ class Rules:
         )
         return labels, norm
 
+    def lexicon(self, text: str) -> Any:
+        """The lexicon's sentiment of ``text`` alone (label, score, polarity)."""
+        return self.sentiment.score(self.segmenter.cut(normalize(text).text))
+
     def stages(self, text: str, intents: Sequence[str], sentiment: str) -> dict[str, str]:
         """5A stage per brand the post names. Reads the raw text: @names count (tagging
         friends is advocacy; @the brand's account names it)."""
@@ -253,8 +257,9 @@ class ModelClassifier:
                 for name, rows in todo.items()
                 if rows
             }
-        # lexicon sentiment always: the fallback without a sentiment head, and the blend with one
-        ruled = [self.rules.label(t, lexicon_sentiment=True) for t in texts]
+        # lexicon sentiment: the fallback without a sentiment head, or the blend with one
+        want_lexicon = "sentiment" not in self.heads or bool(self.blend)
+        ruled = [self.rules.label(t, lexicon_sentiment=want_lexicon) for t in texts]
         shared = bundled.result() if bundled is not None else {}
         position = {i: row for row, i in enumerate(union)}
         for name in self.heads:
@@ -343,9 +348,7 @@ class BlendedHead:
         self.version = f"{inner.version}+lexicon{self.weight:g}-{self.rules.version[-10:]}"
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        polarity = np.array(
-            [self.rules.label(t, lexicon_sentiment=True)[0].polarity for t in texts]
-        )
+        polarity = np.array([self.rules.lexicon(t).polarity for t in texts])
         return blend_lexicon(self.inner.predict_proba(texts), polarity, self.labels, self.weight)
 
 
@@ -486,8 +489,7 @@ class LexiconHead:
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         out = np.zeros((len(texts), len(self.labels)))
         for i, text in enumerate(texts):
-            norm = normalize(text)
-            senti = self.rules.sentiment.score(self.rules.segmenter.cut(norm.text))
+            senti = self.rules.lexicon(text)
             if self.head == "review":
                 out[i] = [(1 - senti.polarity) / 2, (1 + senti.polarity) / 2]
             else:

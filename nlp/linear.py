@@ -32,7 +32,6 @@ import hashlib
 import io
 import json
 import logging
-import re
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
@@ -45,14 +44,13 @@ import scipy.sparse as sp
 
 from nlp.datasets import Example, head_data, label_counts
 from nlp.heads import HEADS, argmax_labels
-from nlp.normalize import model_text
+from nlp.normalize import model_text, sanitize
 from nlp.segment import Segmenter
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "data" / "models" / "linear"
 FORMAT = 1
-_SURROGATE = re.compile("[\ud800-\udfff]")
 #: (C, class_weight) pairs tried on val; ties go to the earlier pair.
 DEFAULT_GRID: tuple[tuple[float, str | None], ...] = tuple(
     (c, w) for w in (None, "balanced") for c in (3.0, 10.0, 30.0, 100.0)
@@ -191,11 +189,9 @@ def _segmenter() -> Segmenter:
 
 
 def safe_text(raw: Any) -> str:
-    """``raw`` as text that every stage can encode: lone surrogates (bytes decoded with
-    ``surrogateescape``) become U+FFFD, non-strings become ``""``."""
-    if not isinstance(raw, str):
-        return ""
-    return _SURROGATE.sub("\ufffd", raw)
+    """``raw`` as text that every stage can encode (``nlp.normalize.sanitize``: lone
+    surrogates from bytes decoded with ``surrogateescape`` become U+FFFD); non-strings ``""``."""
+    return sanitize(raw) if isinstance(raw, str) else ""
 
 
 @dataclass(frozen=True)
