@@ -303,6 +303,22 @@ class ScoreRun(SQLModel, table=True):
     iterations: int = 0
     converged: bool = True
     created_at: datetime = Field(default_factory=utcnow)
+    # what the run found beside the scores: reach beta, modularity, communities, timings
+    summary: dict[str, Any] = _json(dict)
+
+
+class Community(SQLModel, table=True):
+    """A group of users who interact mostly among themselves (Louvain), found by one run."""
+
+    __table_args__ = (UniqueConstraint("run_id", "community", name="uq_community_key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="scorerun.id", index=True)
+    platform: str = Field(max_length=32)
+    community: int  # 0 = the largest
+    size: int
+    interests: list[Any] = _json()  # [[interest, members with posts in it, share], ...]
+    voices: list[str] = _json()  # platform ids of its most influential members, best first
+    explanation: str = Field(default="", sa_type=Text)
 
 
 class InfluenceScore(SQLModel, table=True):

@@ -17,7 +17,7 @@ author to a reposter. Self-loops are dropped from both.
 >>> src, dst = np.array([1, 2, 3, 4]), np.array([0, 0, 0, 0])  # four fans write to node 0
 >>> out = evaluate_network(src, dst, betas_factors=(1.0,), runs=20)
 >>> out["nodes"], out["edges"], sorted(out["results"][0]["tau"])
-(5, 4, ['coreness', 'in_degree', 'leaderrank', 'pagerank'])
+(5, 4, ['coreness', 'in_degree', 'influence', 'leaderrank', 'pagerank'])
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
+from graph.influence import epidemic_threshold, expected_reach, reach_beta, spreading
 from graph.measures import coreness, leaderrank
 from graph.rank import pagerank
 
@@ -105,28 +106,7 @@ def ranking_matrix(src: IntArray, dst: IntArray, n: int) -> sp.csr_array:
 
 def spreading_matrix(ranking: sp.csr_array) -> sp.csr_array:
     """The unweighted transpose: entry ``[v, u]`` = 1 where ``u`` acted toward ``v``."""
-    s = sp.csr_array(ranking.T, dtype=np.float64)
-    s.data[:] = 1.0
-    s.sort_indices()
-    return s
-
-
-def epidemic_threshold(adj_spread: sp.sparray | sp.spmatrix) -> float:
-    """Heterogeneous mean-field SIR threshold ``<k> / (<k^2> - <k>)``.
-
-    ``k`` is a node's out-degree in the (unweighted) spreading graph, the number of nodes it
-    can infect; the averages are over all nodes. This is the threshold Lü et al. (2016) use to
-    set ``beta``; on a directed graph it is an approximation (the exact mean-field value is
-    ``<k_in> / <k_in k_out>``). ``inf`` when no node has more than one out-neighbour.
-
-    >>> ring = sp.csr_array(np.roll(np.eye(6), 1, axis=1) + np.roll(np.eye(6), -1, axis=1))
-    >>> epidemic_threshold(ring)  # 2-regular: 2 / (4 - 2)
-    1.0
-    """
-    a = sp.csr_array(adj_spread)
-    k = np.diff(a.indptr).astype(np.float64)
-    mean_k, mean_k2 = k.mean(), (k**2).mean()
-    return float(mean_k / (mean_k2 - mean_k)) if mean_k2 > mean_k else float("inf")
+    return spreading(ranking)
 
 
 def sir_influence(
@@ -211,8 +191,16 @@ def pagerank_scores(a: sp.csr_array) -> NDArray[np.float64]:
     return np.array(list(pagerank(a, alpha=0.85).scores.values()))
 
 
+def influence_scores(a: sp.csr_array) -> NDArray[np.float64]:
+    """tingfeng's influence score on a bare network: the expected reach (3 hops, ``beta`` at
+    the epidemic threshold). With no engagement counts or spam labels its quality factor is 1."""
+    s = spreading(a)
+    return expected_reach(s, reach_beta(s), hops=3)
+
+
 #: the rankings compared, each a function of the ranking graph returning scores in node order
 RANKINGS: dict[str, Ranking] = {
+    "influence": influence_scores,
     "in_degree": in_degree,
     "pagerank": pagerank_scores,
     "leaderrank": leaderrank,

@@ -1,9 +1,15 @@
-"""The ranking stage: interactions in the store -> one ``ScoreRun`` and its ``InfluenceScore`` rows.
+"""The ranking stage: interactions in the store -> one ``ScoreRun``, its ``InfluenceScore`` rows
+(overall and per interest) and its ``Community`` rows.
 
-Per platform it loads the weighted edge set, fingerprints it together with the parameters and
-the known account names, and ranks only when the fingerprint differs from the latest run's, so
-re-running changes nothing. With time decay (``half_life_days > 0``) the weights depend on
-``now``, so a later ``now`` is a new input and gives a new run.
+Per platform it loads the weighted edge set and what the scores read beside it (names, profile
+tags, the interests of each user's labelled posts, engagement counts, followers, 水军 verdicts),
+fingerprints all of it with the parameters, and ranks only when the fingerprint differs from
+the latest run's, so re-running changes nothing. With time decay (``half_life_days > 0``) the
+weights depend on ``now``, so a later ``now`` is a new input and gives a new run.
+
+The score itself (``graph.influence``): expected reach times a quality factor. PageRank,
+LeaderRank, coreness, distinct engagers, engagement rate and the community are stored with it
+as its parts, and the explanation says them in words.
 """
 
 from __future__ import annotations
@@ -11,23 +17,48 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 from sqlalchemy import insert
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from crawlers.config import Settings
-from crawlers.models import Account, InfluenceScore, Interaction, ScoreRun, utcnow
+from crawlers.models import (
+    Account,
+    AccountLabel,
+    Community,
+    InfluenceScore,
+    Interaction,
+    Post,
+    PostLabel,
+    ScoreRun,
+    utcnow,
+)
 from graph.build import EdgeSet, load_edges, to_csr
-from graph.explain import explain
+from graph.communities import communities, describe
+from graph.explain import explain, ordinal_ranks
+from graph.influence import (
+    affinity,
+    engagement_rates,
+    expected_reach,
+    modularity_of,
+    quality,
+    reach_beta,
+    spreading,
+    tag_interests,
+)
+from graph.measures import coreness, leaderrank
 from graph.rank import PowerIteration, node_vector, power_iteration, transition
 
 logger = logging.getLogger(__name__)
 
 #: bump when the algorithm or the stored parts change, so old fingerprints no longer match
-ALGORITHM = "pagerank-csr/1"
+ALGORITHM = "influence/2"
 
 
 def run(session: Session, settings: Settings, now: datetime | None = None) -> int:
@@ -42,38 +73,151 @@ def run(session: Session, settings: Settings, now: datetime | None = None) -> in
     return sum(rank_platform(session, settings, platform, now) for platform in platforms)
 
 
+@dataclass(frozen=True, eq=False)
+class Inputs:
+    """What the scores read beside the edges, in node order (``edges.ids``)."""
+
+    names: dict[str, str]
+    interests: tuple[str, ...]
+    node_tags: list[list[str]]  # interests each profile's tags declare
+    post_author: NDArray[np.int64]  # node of each labelled post's author
+    post_interests: list[list[str]]
+    post_engagements: NDArray[np.float64]  # reposts + comments + likes (NaN = not reported)
+    followers: NDArray[np.float64]  # NaN = unknown
+    spam: NDArray[np.float64]  # 水军 probability of flagged accounts, else 0
+
+    def digest(self) -> bytes:
+        h = hashlib.sha256()
+        h.update(json.dumps([self.names, self.interests, self.node_tags], sort_keys=True,
+                            ensure_ascii=False).encode())  # fmt: skip
+        h.update(json.dumps(self.post_interests, ensure_ascii=False).encode())
+        for arr in (self.post_author, self.post_engagements, self.followers, self.spam):
+            h.update(np.ascontiguousarray(arr).tobytes())
+        return h.digest()
+
+
+def no_inputs(edges: EdgeSet, interests: tuple[str, ...] = ()) -> Inputs:
+    """Inputs for a bare graph: no names, tags, posts, counts or spam verdicts."""
+    n = edges.n_nodes
+    return Inputs({}, interests, [[] for _ in range(n)], np.zeros(0, np.int64), [],
+                  np.zeros(0), np.full(n, np.nan), np.zeros(n))  # fmt: skip
+
+
+@dataclass(eq=False)
+class Analysis:
+    """Every measure of one graph, arrays in node order."""
+
+    pagerank: PowerIteration
+    leaderrank: NDArray[np.float64]
+    coreness: NDArray[np.int64]
+    audience: NDArray[np.int64]  # distinct users who engaged with each user
+    audience_2hop: NDArray[np.float64]  # the engagers' own engagers, summed
+    reach: NDArray[np.float64]
+    beta: float
+    rates: NDArray[np.float64]
+    quality: NDArray[np.float64]
+    score: NDArray[np.float64]
+    community: NDArray[np.int64]
+    modularity: float
+    affinity: NDArray[np.float64]
+    interest_posts: NDArray[np.int64]
+    #: interest -> (eligible nodes, score, interested reach, topic-sensitive PageRank)
+    per_interest: dict[str, tuple[NDArray[np.int64], NDArray[np.float64],
+                                  NDArray[np.float64], NDArray[np.float64]]]  # fmt: skip
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def analyse(edges: EdgeSet, inputs: Inputs, settings: Settings) -> Analysis:
+    """All measures of ``edges`` (pure: reads nothing else, changes nothing)."""
+    cfg, t = settings.graph, _Timer()
+    matrix = to_csr(edges)
+    pr = rank_edges(edges, settings)
+    t.lap("pagerank")
+    lr = leaderrank(matrix)
+    t.lap("leaderrank")
+    core = coreness(matrix)
+    t.lap("coreness")
+    s = spreading(matrix)
+    beta = reach_beta(s, cfg.reach_beta)
+    audience = np.diff(s.indptr).astype(np.int64)
+    reach = expected_reach(s, beta, cfg.reach_hops)
+    rates = engagement_rates(
+        inputs.post_author, inputs.post_engagements, inputs.followers, edges.n_nodes
+    )
+    q = quality(rates, inputs.spam)
+    t.lap("reach")
+    labels = communities(matrix, seed=cfg.community_seed, resolution=cfg.community_resolution)
+    mod = modularity_of(matrix, labels, cfg.community_resolution)
+    t.lap("communities")
+    aff, counts = affinity(
+        inputs.post_author, inputs.post_interests, inputs.node_tags, inputs.interests,
+        prior=cfg.interest_prior,
+    )  # fmt: skip
+    per_interest = {}
+    pt, dangling = transition(matrix)
+    for j, interest in enumerate(inputs.interests):
+        tagged = np.array([interest in tags for tags in inputs.node_tags], dtype=bool)
+        eligible = np.flatnonzero((counts[:, j] > 0) | tagged)
+        if not eligible.size:
+            continue
+        weights = aff[:, j]
+        ireach = expected_reach(s, beta, cfg.reach_hops, audience=weights)
+        p = node_vector(np.where(weights > 0, weights, 0.0) + 1e-12, edges.ids, interest)
+        tpr = power_iteration(pt, dangling, cfg.damping, p, p, p, cfg.tol, cfg.max_iter).x
+        per_interest[interest] = (eligible, ireach * weights * q, ireach, tpr)
+    t.lap("interests")
+    return Analysis(
+        pagerank=pr, leaderrank=lr, coreness=core, audience=audience,
+        audience_2hop=s @ audience.astype(np.float64), reach=reach, beta=beta, rates=rates,
+        quality=q, score=reach * q, community=labels, modularity=mod, affinity=aff,
+        interest_posts=counts, per_interest=per_interest, seconds=t.laps,
+    )  # fmt: skip
+
+
+class _Timer:
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = round(now - self._last, 4)
+        self._last = now
+
+
 def rank_platform(session: Session, settings: Settings, platform: str, now: datetime) -> int:
     """Rank one platform unless its input is unchanged since the latest run (then 0)."""
     edges = load_edges(session, platform, settings, now)
     if edges.n_nodes == 0:
         logger.info("nothing to rank on %s: no interactions between two users", platform)
         return 0
-    names = account_names(session, platform, edges.ids)
+    inputs = load_inputs(session, settings, platform, edges.ids)
     params = score_params(settings)
-    digest = fingerprint(edges, params, names)
+    digest = fingerprint(edges, params, inputs)
     latest = latest_run(session, platform)
     if latest is not None and latest.fingerprint == digest:
         logger.info("%s: input unchanged since run %s, nothing to rank", platform, latest.id)
         return 0
-    result = rank_edges(edges, settings)
+    result = analyse(edges, inputs, settings)
     if settings.graph.half_life_days > 0:
         params = {**params, "now": now.isoformat()}
-    written = _store(
-        session, platform, digest, params, edges, result, names, settings.graph.explain_top
-    )
+    written = _store(session, platform, digest, params, edges, inputs, result, settings)
     logger.info(
-        "%s: ranked %d users over %d edges in %d iterations",
+        "%s: ranked %d users over %d edges (PageRank %d iterations, %d communities, "
+        "modularity %.3f)",
         platform,
-        written,
+        edges.n_nodes,
         edges.n_edges,
-        result.iterations,
+        result.pagerank.iterations,
+        int(result.community.max(initial=-1)) + 1,
+        result.modularity,
     )
     return written
 
 
 def rank_edges(edges: EdgeSet, settings: Settings, personalization: Any = None) -> PowerIteration:
-    """PageRank of the edge set under ``settings.graph``; ``personalization`` is the seam
-    for per-interest ranking (a weight per node in ``edges.ids`` order)."""
+    """PageRank of the edge set under ``settings.graph`` (``personalization``: a weight per
+    node in ``edges.ids`` order, for a biased walk)."""
     cfg = settings.graph
     pt, dangling = transition(to_csr(edges))
     p = node_vector(personalization, edges.ids, "personalization")
@@ -84,19 +228,11 @@ def rank_edges(edges: EdgeSet, settings: Settings, personalization: Any = None) 
 def score_params(settings: Settings) -> dict[str, Any]:
     """The parameters a ranking depends on (stored in ``ScoreRun.params`` and fingerprinted)."""
     cfg = settings.graph
-    return {
-        "algorithm": ALGORITHM,
-        "damping": cfg.damping,
-        "tol": cfg.tol,
-        "max_iter": cfg.max_iter,
-        "half_life_days": cfg.half_life_days,
-        "explain_top": cfg.explain_top,
-        "weights": cfg.weights.model_dump(),
-    }
+    return {"algorithm": ALGORITHM, **cfg.model_dump()}
 
 
-def fingerprint(edges: EdgeSet, params: dict[str, Any], names: dict[str, str]) -> str:
-    """SHA-256 of the aggregated edge set, the parameters and the names the explanations use.
+def fingerprint(edges: EdgeSet, params: dict[str, Any], inputs: Inputs) -> str:
+    """SHA-256 of the aggregated edge set, the parameters and everything else the scores read.
 
     Weights are rounded to 9 decimals so that summation order cannot change the hash.
     """
@@ -105,8 +241,86 @@ def fingerprint(edges: EdgeSet, params: dict[str, Any], names: dict[str, str]) -
     h.update("\x1f".join(edges.ids).encode())
     for arr in (edges.src, edges.dst, edges.kind_count, np.round(edges.kind_weight, 9)):
         h.update(np.ascontiguousarray(arr).tobytes())
-    h.update(json.dumps(names, sort_keys=True, ensure_ascii=False).encode())
+    h.update(inputs.digest())
     return h.hexdigest()
+
+
+def load_inputs(
+    session: Session, settings: Settings, platform: str, ids: tuple[str, ...]
+) -> Inputs:
+    """Names, declared interests, labelled posts, engagement, followers and spam of ``ids``."""
+    index = {pid: i for i, pid in enumerate(ids)}
+    n = len(ids)
+    taxonomy = dict(settings.nlp.interests)
+    interests = tuple(sorted({*taxonomy, *settings.nlp.interest_examples}))
+    names: dict[str, str] = {}
+    node_tags: list[list[str]] = [[] for _ in range(n)]
+    followers = np.full(n, np.nan)
+    account_node: dict[int, int] = {}
+    stmt = select(
+        Account.id, Account.platform_id, Account.name, Account.profile_tags,
+        Account.followers_count,
+    ).where(Account.platform == platform)  # type: ignore[call-overload]  # fmt: skip
+    for aid, pid, name, tags, nfollow in session.exec(stmt):
+        i = index.get(pid)
+        if i is None:
+            continue
+        account_node[aid] = i
+        if name:
+            names[pid] = name
+        if tags:
+            node_tags[i] = tag_interests(tags, taxonomy)
+        if nfollow:
+            followers[i] = float(nfollow)
+    version = _latest_label_version(session)
+    authors, labels, engagements = [], [], []
+    rows = session.exec(
+        select(  # type: ignore[call-overload]
+            Post.author_id, Post.reposts_count, Post.comments_count, Post.likes_count,
+            PostLabel.interests,
+        )
+        .outerjoin(PostLabel, (col(PostLabel.post_id) == col(Post.id))
+                   & (col(PostLabel.model_version) == (version or "")))
+        .where(Post.platform == platform)
+        .order_by(col(Post.id))
+    )  # fmt: skip
+    for author, reposts, comments, likes, post_interests in rows:
+        i = index.get(author)
+        if i is None:
+            continue
+        authors.append(i)
+        labels.append(sorted(post_interests or ()))
+        counts = [c for c in (reposts, comments, likes) if c is not None]
+        engagements.append(float(sum(counts)) if counts else np.nan)
+    spam = np.zeros(n)
+    if account_node:
+        spam_version = session.exec(
+            select(AccountLabel.model_version)
+            .order_by(col(AccountLabel.labeled_at).desc(), col(AccountLabel.id).desc())
+            .limit(1)
+        ).first()
+        flagged = session.exec(
+            select(AccountLabel.account_id, AccountLabel.spam_score).where(
+                AccountLabel.model_version == spam_version, col(AccountLabel.is_spam)
+            )
+        )
+        for aid, score in flagged:
+            if aid in account_node:
+                spam[account_node[aid]] = float(score)
+    return Inputs(
+        names, interests, node_tags, np.array(authors, dtype=np.int64), labels,
+        np.array(engagements, dtype=np.float64), followers, spam,
+    )  # fmt: skip
+
+
+def _latest_label_version(session: Session) -> str | None:
+    stmt = (
+        select(PostLabel.model_version)
+        .group_by(col(PostLabel.model_version))
+        .order_by(func.max(PostLabel.labeled_at).desc(), col(PostLabel.model_version).desc())
+        .limit(1)
+    )
+    return session.exec(stmt).first()
 
 
 def account_names(session: Session, platform: str, ids: tuple[str, ...]) -> dict[str, str]:
@@ -151,11 +365,11 @@ def _store(
     digest: str,
     params: dict[str, Any],
     edges: EdgeSet,
-    result: PowerIteration,
-    names: dict[str, str],
-    top: int,
+    inputs: Inputs,
+    result: Analysis,
+    settings: Settings,
 ) -> int:
-    """One transaction: the run, then a score row per node."""
+    """One transaction: the run, its communities, then the score rows (overall, per interest)."""
     try:
         run_row = ScoreRun(
             platform=platform,
@@ -163,13 +377,19 @@ def _store(
             params=params,
             nodes=edges.n_nodes,
             edges=edges.n_edges,
-            iterations=result.iterations,
-            converged=result.converged,
+            iterations=result.pagerank.iterations,
+            converged=result.pagerank.converged,
+            summary=_summary(result),
         )
         session.add(run_row)
         session.flush()
-        rows = _score_rows(run_row.id, platform, edges, result.x, names, top)
+        assert run_row.id is not None  # flushed
+        rows = overall_rows(run_row.id, platform, edges, inputs, result, settings.graph.explain_top)
+        rows += interest_rows(run_row.id, platform, edges, inputs, result)
         session.execute(insert(InfluenceScore), rows)
+        groups = community_rows(run_row.id, platform, edges, inputs, result)
+        if groups:
+            session.execute(insert(Community), groups)
         session.commit()
     except Exception:
         session.rollback()
@@ -177,24 +397,154 @@ def _store(
     return len(rows)
 
 
-def _score_rows(
-    run_id: int | None,
-    platform: str,
-    edges: EdgeSet,
-    x: np.ndarray,
-    names: dict[str, str],
-    top: int,
+def _summary(result: Analysis) -> dict[str, Any]:
+    return {
+        "reach_beta": result.beta,
+        "communities": int(result.community.max(initial=-1)) + 1,
+        "modularity": result.modularity,
+        "interests": {k: int(v[0].size) for k, v in result.per_interest.items()},
+        "seconds": result.seconds,
+    }
+
+
+def overall_rows(
+    run_id: int, platform: str, edges: EdgeSet, inputs: Inputs, result: Analysis, top: int
 ) -> list[dict[str, Any]]:
-    return [
-        {
-            "run_id": run_id,
-            "platform": platform,
-            "account_id": parts["account_id"],
-            "interest": "",
-            "score": parts["score"],
-            "rank": parts["rank"],
-            "parts": parts,
-            "explanation": text,
-        }
-        for parts, text in explain(edges, x, names, top)
-    ]
+    """One ``InfluenceScore`` row per user: the combined score, its parts and the sentence."""
+    pr_rank = ordinal_ranks(result.pagerank.x, edges.ids)
+    rows = []
+    for i, (parts, _) in enumerate(explain(edges, result.score, inputs.names, top)):
+        parts.update(
+            reach=float(result.reach[i]),
+            audience=int(result.audience[i]),
+            audience_2hop=float(result.audience_2hop[i]),
+            pagerank=float(result.pagerank.x[i]),
+            pagerank_rank=int(pr_rank[i]),
+            leaderrank=float(result.leaderrank[i]),
+            coreness=int(result.coreness[i]),
+            engagement_rate=_num(result.rates[i]),
+            quality=float(result.quality[i]),
+            spam=float(inputs.spam[i]),
+            community=int(result.community[i]),
+        )
+        rows.append(
+            {"run_id": run_id, "platform": platform, "account_id": parts["account_id"],
+             "interest": "", "score": parts["score"], "rank": parts["rank"], "parts": parts,
+             "explanation": describe_influence(parts)}
+        )  # fmt: skip
+    return rows
+
+
+def interest_rows(
+    run_id: int, platform: str, edges: EdgeSet, inputs: Inputs, result: Analysis
+) -> list[dict[str, Any]]:
+    """Per interest, a row for each user who posts about it or declares it in their tags."""
+    rows = []
+    for interest, (eligible, score, ireach, tpr) in result.per_interest.items():
+        j = inputs.interests.index(interest)
+        sub = score[eligible]
+        ranks = ordinal_ranks(sub, tuple(edges.ids[i] for i in eligible.tolist()))
+        tagged = {i for i, tags in enumerate(inputs.node_tags) if interest in tags}
+        for pos, i in enumerate(eligible.tolist()):
+            parts = {
+                "account_id": edges.ids[i],
+                "interest": interest,
+                "score": float(sub[pos]),
+                "rank": int(ranks[pos]),
+                "of": int(eligible.size),
+                "affinity": float(result.affinity[i, j]),
+                "posts_in_interest": int(result.interest_posts[i, j]),
+                "posts": int((inputs.post_author == i).sum()) if inputs.post_author.size else 0,
+                "tagged": i in tagged,
+                "interest_reach": float(ireach[i]),
+                "topic_pagerank": float(tpr[i]),
+                "quality": float(result.quality[i]),
+                "overall_score": float(result.score[i]),
+            }
+            rows.append(
+                {"run_id": run_id, "platform": platform, "account_id": edges.ids[i],
+                 "interest": interest, "score": parts["score"], "rank": parts["rank"],
+                 "parts": parts, "explanation": describe_interest(parts)}
+            )  # fmt: skip
+    return rows
+
+
+def community_rows(
+    run_id: int, platform: str, edges: EdgeSet, inputs: Inputs, result: Analysis, top: int = 3
+) -> list[dict[str, Any]]:
+    """A ``Community`` row per community of two or more users."""
+    node_interests = [
+        [inputs.interests[j] for j in np.flatnonzero(row).tolist()]
+        for row in result.interest_posts > 0
+    ] if len(inputs.interests) else [[] for _ in edges.ids]  # fmt: skip
+    out = []
+    for group in describe(result.community, result.score, node_interests, top=top):
+        if group["size"] < 2:
+            continue
+        voices = [edges.ids[v] for v in group["voices"]]
+        names = [inputs.names.get(v, v) for v in voices]
+        about = ", ".join(f"{t} ({share:.0%})" for t, _, share in group["interests"])
+        text = f"{group['size']} users; " + (f"they post about {about}; " if about else "")
+        out.append(
+            {"run_id": run_id, "platform": platform, "community": group["community"],
+             "size": group["size"], "interests": [list(x) for x in group["interests"]],
+             "voices": voices, "explanation": text + f"top voices {', '.join(names)}"}
+        )  # fmt: skip
+    return out
+
+
+def _num(x: float) -> float | None:
+    return None if np.isnan(x) else float(x)
+
+
+def describe_influence(parts: dict[str, Any]) -> str:
+    """The sentence for one user's overall score, in plain words.
+
+    >>> describe_influence({"rank": 3, "of": 412, "top_percent": 1,
+    ...     "received": {"repost": 57, "comment": 120, "mention": 0, "follow": 0},
+    ...     "audience": 85, "audience_2hop": 1240.0, "reach": 12.3, "engagement_rate": None,
+    ...     "quality": 1.0, "spam": 0.0, "community": 2,
+    ...     "top_sources": [{"name": "拿铁少女"}, {"name": "豆子先生"}]})
+    'rank 3 of 412 (top 1%): 85 users engage with them (57 reposts, 120 comments), and 1240 users engage with those; expected reach 12.3; most from 拿铁少女, 豆子先生; in community #2'
+    """
+    head = f"rank {parts['rank']} of {parts['of']} (top {parts['top_percent']}%)"
+    got = [_plural(c, kind) for kind, c in parts["received"].items() if c]
+    if not got:
+        return f"{head}: nobody has engaged with them yet"
+    who = "user engages" if parts["audience"] == 1 else "users engage"
+    text = f"{head}: {parts['audience']} {who} with them ({', '.join(got)})"
+    second = round(parts["audience_2hop"])
+    if second:
+        text += f", and {second} {'user engages' if second == 1 else 'users engage'} with those"
+    text += f"; expected reach {parts['reach']:.3g}"
+    rate = parts.get("engagement_rate")
+    if rate is not None:
+        text += f"; engagement rate {rate:.2%} per post (quality x{parts['quality']:.2f})"
+    if parts.get("spam"):
+        text += f"; looks like a 水军 account, score cut by {parts['spam']:.0%}"
+    names = [s["name"] for s in parts.get("top_sources", [])]
+    if names:
+        text += f"; most from {', '.join(names)}"
+    return f"{text}; in community #{parts['community']}"
+
+
+def describe_interest(parts: dict[str, Any]) -> str:
+    """The sentence for one user's score in one interest.
+
+    >>> describe_interest({"interest": "coffee", "rank": 1, "of": 40, "posts_in_interest": 12,
+    ...     "posts": 15, "tagged": True, "interest_reach": 3.21, "affinity": 0.76})
+    'rank 1 of 40 in coffee: 12 of 15 posts about coffee, declares it in profile tags; expected reach among coffee fans 3.21'
+    """
+    text = f"rank {parts['rank']} of {parts['of']} in {parts['interest']}: "
+    bits = []
+    if parts["posts_in_interest"]:
+        bits.append(f"{parts['posts_in_interest']} of {parts['posts']} posts about "
+                    f"{parts['interest']}")  # fmt: skip
+    if parts["tagged"]:
+        bits.append("declares it in profile tags")
+    text += ", ".join(bits)
+    return text + f"; expected reach among {parts['interest']} fans {parts['interest_reach']:.3g}"
+
+
+def _plural(count: int, kind: str) -> str:
+    return f"{count} {kind}" if count == 1 else f"{count} {kind}s"

@@ -23,10 +23,12 @@ def test_graph_eval_table_and_json(tmp_path: Path) -> None:
     code, out = _run(tmp_path, "--edges", str(edges), "--runs", "5")
     assert code == 0, out
     assert "4 nodes" in out and "leaderrank" in out and "temporal" in out
+    assert "influence beats in_degree at " in out
     code, out = _run(tmp_path, "--edges", str(edges), "--runs", "5", "--json")
     assert code == 0, out
     result = json.loads(out)["tiny.txt"]  # strict JSON: NaN would not parse as null
     assert len(result["results"]) == 4 and set(result["results"][0]["tau"]) == {
+        "influence",
         "in_degree",
         "pagerank",
         "leaderrank",

@@ -148,7 +148,7 @@ def test_evaluate_network_reports_a_tau_per_ranking_and_beta() -> None:
     assert [r["factor"] for r in out["results"]] == [0.5, 2.0]
     for r in out["results"]:
         assert r["beta"] == pytest.approx(r["factor"] * out["epidemic_threshold"])
-        assert set(r["tau"]) == {"in_degree", "pagerank", "leaderrank", "coreness"}
+        assert set(r["tau"]) == {"influence", "in_degree", "pagerank", "leaderrank", "coreness"}
         assert all(-1 <= t <= 1 for t in r["tau"].values())
     # the hubs are the spreaders here, and every ranking puts them first
     assert out["results"][1]["tau"]["in_degree"] > 0.3

@@ -11,7 +11,16 @@ import pytest
 from sqlmodel import Session, select
 
 from crawlers.config import Settings
-from crawlers.models import Account, InfluenceScore, Interaction, ScoreRun
+from crawlers.models import (
+    Account,
+    AccountLabel,
+    Community,
+    InfluenceScore,
+    Interaction,
+    Post,
+    PostLabel,
+    ScoreRun,
+)
 from crawlers.store import count
 from graph import score
 from graph.build import KINDS, build_edges, to_networkx
@@ -74,12 +83,22 @@ def test_ranks_are_stored_with_explanations(star: Session, bare_settings: Settin
     assert [s.rank for s in top] == [1, 2, 3]
     first = top[0]
     assert first.explanation.startswith(
-        "rank 1 of 6 (top 17%): 5 reposts, 5 comments, 5 follows received; most from "
+        "rank 1 of 6 (top 17%): 5 users engage with them (5 reposts, 5 comments, 5 follows), "
+        "and 1 user engages with those; expected reach "
     )
+    assert "; most from 豆子先生, 102, 103; in community #" in first.explanation
     assert first.parts["received"]["repost"] == 5 and first.parts["rank"] == 1
-    assert top[1].explanation.endswith("1 comment received; most from 102")
-    scores = star.exec(select(InfluenceScore.score)).all()
-    assert sum(scores) == pytest.approx(1.0)
+    assert first.parts["audience"] == 5 and first.parts["pagerank_rank"] == 1
+    assert top[1].explanation.startswith(
+        "rank 2 of 6 (top 34%): 1 user engages with them (1 comment)"
+    )
+    assert top[1].explanation.endswith(
+        "most from 102; in community #" + str(top[1].parts["community"])
+    )
+    pagerank = star.exec(select(InfluenceScore.parts)).all()
+    assert sum(p["pagerank"] for p in pagerank) == pytest.approx(1.0)
+    # nobody engaged with the fans: no reach, ranked by id
+    assert top[2].score == 0 and top[2].explanation.endswith("nobody has engaged with them yet")
 
 
 def test_second_run_writes_nothing(star: Session, bare_settings: Settings) -> None:
@@ -139,3 +158,91 @@ def test_rank_edges_matches_networkx_on_the_networkx_view(bare_settings: Setting
     ref = nx.pagerank(to_networkx(edges), 0.85, tol=1e-13 / edges.n_nodes, max_iter=10_000)
     assert ours.converged
     assert max(abs(ours.x[i] - ref[v]) for i, v in enumerate(edges.ids)) < 1e-9
+
+
+@pytest.fixture
+def two_groups(session: Session) -> Session:
+    """Coffee fans 1-5 engage with 100 (a coffee blogger); gamers 11-15 with 200 (a gamer);
+    one bridge comment 1 -> 200. 100 posts about coffee, 200 about gaming; 300 is followed
+    by nobody but declares coffee in its profile tags."""
+    rows = [(str(u), "100", "repost") for u in range(1, 6)]
+    rows += [(str(u), str(v), "comment") for u in range(1, 6) for v in range(1, 6) if u < v]
+    rows += [(str(u), "200", "repost") for u in range(11, 16)]
+    rows += [(str(u), str(v), "comment") for u in range(11, 16) for v in range(11, 16) if u < v]
+    rows += [("1", "200", "comment"), ("300", "100", "comment")]
+    add_interactions(session, rows)
+    session.add_all(
+        [
+            Account(platform="weibo", platform_id="100", name="咖啡师", followers_count=1000),
+            Account(platform="weibo", platform_id="200", name="游戏王", followers_count=1000),
+            Account(platform="weibo", platform_id="300", name="新人", profile_tags=["拿铁控"]),
+        ]
+    )
+    for i, (author, interest, likes) in enumerate(
+        [("100", "coffee", 50), ("100", "coffee", 40), ("200", "gaming", 5), ("200", "gaming", 6)]
+    ):
+        post = Post(platform="weibo", platform_id=f"p{i}", author_id=author, text="t",
+                    likes_count=likes, reposts_count=0, comments_count=0)  # fmt: skip
+        session.add(post)
+        session.flush()
+        session.add(PostLabel(post_id=post.id, model_version="v1", interests=[interest]))
+    session.commit()
+    return session
+
+
+def test_interests_communities_and_quality_are_stored(
+    two_groups: Session, bare_settings: Settings
+) -> None:
+    s = two_groups
+    assert score.run(s, bare_settings, NOW) > 0
+    run = score.latest_run(s, "weibo")
+    assert run.summary["communities"] == 2 and run.summary["modularity"] > 0.3
+    assert run.summary["interests"] == {"coffee": 2, "gaming": 1}
+    coffee = score.latest_scores(s, "weibo", interest="coffee")
+    assert [r.account_id for r in coffee] == ["100", "300"]
+    assert coffee[0].explanation.startswith("rank 1 of 2 in coffee: 2 of 2 posts about coffee")
+    assert coffee[1].parts["tagged"] and coffee[1].parts["posts_in_interest"] == 0
+    assert [r.account_id for r in score.latest_scores(s, "weibo", interest="gaming")] == ["200"]
+    overall = {r.account_id: r for r in score.latest_scores(s, "weibo", limit=100)}
+    # same audience shape; 100's posts engage ~8x more per follower: quality is the square root
+    # of each rate over the median rate (here the midpoint of the two)
+    median = (0.045 + 0.0055) / 2
+    assert overall["100"].parts["quality"] == pytest.approx((0.045 / median) ** 0.5)
+    assert overall["200"].parts["quality"] == 0.5  # sqrt(0.0055 / median) = 0.47, clipped
+    assert (
+        overall["100"].rank == 1 and "engagement rate 4.50% per post" in overall["100"].explanation
+    )
+    groups = s.exec(select(Community).order_by(Community.community)).all()
+    assert [(g.size, g.voices[0]) for g in groups][0] == (7, "100")
+    # 200's low engagement rate (quality 0.5) lets gamer 15 (4 engagers, rate unknown) lead
+    assert groups[1].size == 6 and groups[1].voices[:2] == ["15", "200"]
+    assert groups[0].interests[0][0] == "coffee"
+    assert groups[0].explanation.startswith(
+        "7 users; they post about coffee (14%); top voices 咖啡师"
+    )
+    assert overall["100"].parts["community"] != overall["200"].parts["community"]
+
+
+def test_spam_verdicts_cut_scores_and_new_labels_make_a_new_run(
+    two_groups: Session, bare_settings: Settings
+) -> None:
+    s = two_groups
+    score.run(s, bare_settings, NOW)
+    assert score.run(s, bare_settings, NOW) == 0
+    acc = s.exec(select(Account).where(Account.platform_id == "100")).one()
+    s.add(AccountLabel(account_id=acc.id, model_version="v1", spam_score=0.8, is_spam=True))
+    s.commit()
+    assert score.run(s, bare_settings, NOW) > 0  # new input: the verdict
+    top = {r.account_id: r for r in score.latest_scores(s, "weibo", limit=100)}
+    quality = ((0.045 / ((0.045 + 0.0055) / 2)) ** 0.5) * 0.2
+    assert top["100"].parts["spam"] == 0.8 and top["100"].parts["quality"] == pytest.approx(quality)
+    assert "looks like a 水军 account, score cut by 80%" in top["100"].explanation
+    assert top["200"].rank < top["100"].rank
+
+
+def test_analyse_on_a_bare_graph_needs_no_store(bare_settings: Settings) -> None:
+    edges = build_edges(["a", "b", "c"], ["z", "z", "a"], ["comment"] * 3, {"comment": 1.0})
+    out = score.analyse(edges, score.no_inputs(edges), bare_settings)
+    assert out.audience.tolist() == [1, 0, 0, 2]  # ids a, b, c, z
+    assert out.score.argmax() == 3 and out.per_interest == {}
+    assert out.quality.tolist() == [1.0] * 4
