@@ -1,4 +1,8 @@
-"""``tingfeng graph eval``: how well each ranking predicts spreading, on real edge lists.
+"""``tingfeng graph top | communities | lookalikes | eval``.
+
+``top``, ``communities`` and ``lookalikes`` read the latest ranking run in the store (written by
+``tingfeng rank``). ``eval`` measures how well each ranking predicts spreading, on real edge
+lists:
 
 Kitsak-style: each node seeds SIR outbreaks on the spreading graph; Kendall tau-b of each
 ranking against the mean outbreak size, per infection rate (multiples of the epidemic
@@ -15,6 +19,7 @@ from typing import Any
 
 import click
 
+from bot.cli_common import Context
 from crawlers.errors import ConfigError
 
 DEFAULT_NETWORKS = ("email-Eu-core.txt", "CollegeMsg.txt")
@@ -22,7 +27,108 @@ DEFAULT_NETWORKS = ("email-Eu-core.txt", "CollegeMsg.txt")
 
 @click.group(name="graph")
 def graph_group() -> None:
-    """Evaluate the influence rankings on real networks."""
+    """Influence rankings, communities and look-alikes from the store; evaluation on real
+    networks."""
+
+
+@graph_group.command(name="top")
+@click.option("--platform", default="weibo", show_default=True)
+@click.option("--interest", default="", help="An interest name (default: overall influence).")
+@click.option("--limit", type=int, default=20, show_default=True)
+@click.pass_obj
+def top(obj: Context, platform: str, interest: str, limit: int) -> None:
+    """The most influential users of the latest run, each with why."""
+    from sqlmodel import Session
+
+    from crawlers.store import open_store
+    from graph.score import account_names, latest_run, latest_scores
+
+    engine = open_store(obj.settings)
+    with Session(engine) as session:
+        run = latest_run(session, platform)
+        if run is None:
+            click.echo(f"no ranking of {platform} yet: run `tingfeng rank` first")
+            return
+        rows = latest_scores(session, platform, limit, interest)
+        known = sorted(run.summary.get("interests", {}))
+        if interest and not rows:
+            click.echo(f"nobody ranked in {interest!r}; interests ranked: {', '.join(known)}")
+        names = account_names(session, platform, tuple(r.account_id for r in rows))
+        for row in rows:
+            who = (
+                f"{names[row.account_id]} ({row.account_id})"
+                if row.account_id in names
+                else row.account_id
+            )
+            click.echo(f"{row.rank:>5}. {who} score {row.score:.4g}")
+            click.echo(f"       why: {row.explanation}")
+    engine.dispose()
+
+
+@graph_group.command(name="communities")
+@click.option("--platform", default="weibo", show_default=True)
+@click.option("--limit", type=int, default=10, show_default=True)
+@click.pass_obj
+def communities_cmd(obj: Context, platform: str, limit: int) -> None:
+    """The communities of the latest run, largest first: the groups worth joining."""
+    from sqlmodel import Session, col, select
+
+    from crawlers.models import Community
+    from crawlers.store import open_store
+    from graph.score import latest_run
+
+    engine = open_store(obj.settings)
+    with Session(engine) as session:
+        run = latest_run(session, platform)
+        if run is None:
+            click.echo(f"no ranking of {platform} yet: run `tingfeng rank` first")
+            return
+        rows = session.exec(
+            select(Community).where(Community.run_id == run.id).order_by(col(Community.community))
+        ).all()
+        click.echo(
+            f"{run.summary.get('communities', 0)} communities "
+            f"(modularity {run.summary.get('modularity', 0):.3f}); of two or more users:"
+        )
+        for row in rows[:limit]:
+            click.echo(f"  #{row.community}: {row.explanation}")
+    engine.dispose()
+
+
+@graph_group.command(name="lookalikes")
+@click.argument("seeds", nargs=-1, required=True)
+@click.option("--platform", default="weibo", show_default=True)
+@click.option("--k", type=int, default=20, show_default=True)
+@click.pass_obj
+def lookalikes_cmd(obj: Context, seeds: tuple[str, ...], platform: str, k: int) -> None:
+    """Users most like SEEDS (platform ids or display names): close in the graph, alike in
+    tags and interests."""
+    from sqlmodel import Session
+
+    from bot.drafts import load_context, profiles
+    from crawlers.models import utcnow
+    from crawlers.store import open_store
+    from graph.engage import load_graph, lookalike_accounts
+
+    engine = open_store(obj.settings)
+    with Session(engine) as session:
+        ctx = load_context(session)
+        wanted = set(seeds)
+        ids = {a for (p, a), n in ctx.names.items() if p == platform and n in wanted}
+        ids |= {s for s in seeds}
+        graph = load_graph(session, obj.settings, platform, utcnow())
+        if graph is None or not graph.nodes(ids):
+            raise ConfigError([f"none of {', '.join(seeds)} is in the {platform} graph; "
+                               "give platform ids or display names of ranked users"])  # fmt: skip
+        profile = profiles(ctx, platform)
+        found = lookalike_accounts(graph, sorted(ids), profile, k)
+        for i, (account, score, parts) in enumerate(found, start=1):
+            name = ctx.names.get((platform, account), "")
+            click.echo(
+                f"{i:>4}. {name or account} ({account}) {score:.3f}: graph closeness "
+                f"{parts['ppr']:.2f}, tag/interest similarity {parts['similarity']:.2f}"
+            )
+    engine.dispose()
 
 
 @graph_group.command(name="eval")

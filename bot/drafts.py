@@ -4,8 +4,14 @@
 and the suppression list, and writes ``Draft`` rows (status ``pending``) plus one ``drafted``
 audit event each. Three rules, one function each:
 
-* follow: the top ``follow_top_k`` users by overall influence whose posts carry one of the
-  campaign's interests or whose profile tags match its tags;
+* follow: ``follow_top_k`` users whose posts carry one of the campaign's interests or whose
+  profile tags match its tags: the ``follow_shortlist`` best by influence in the campaign's
+  interests, of whom (``follow_pick = "reach"``) the ones whose combined reach is largest
+  (influence maximisation on the interaction graph, counting the users the campaign already
+  follows or has queued first), else simply the best ranked;
+* look-alikes: with ``seed_accounts`` (existing fans or customers), the ``lookalike_top_k``
+  users closest to them in the graph and in tags and interests (personalised PageRank + tag
+  cosine);
 * reply: posts labelled as questions in the campaign's interests (``reply_to_questions``),
   at most one queued reply per author;
 * repost: positive posts (``sentiment_score >= repost_min_sentiment``) in the campaign's
@@ -51,6 +57,7 @@ from crawlers.models import (
     content_hash,
     utcnow,
 )
+from graph.engage import PlatformGraph, load_graph, lookalike_accounts, reach_picks
 
 logger = logging.getLogger(__name__)
 
@@ -109,13 +116,34 @@ class Context:
     replying: set[tuple[str, str, str]] = field(default_factory=set)
     #: dedup keys of every draft so far, whatever its status
     drafted: set[str] = field(default_factory=set)
+    #: per-interest influence: (platform, account, interest) -> score
+    interest_scores: dict[tuple[str, str, str], Influence] = field(default_factory=dict)
+    #: (campaign, platform, account) -> (rule, status) of every follow draft
+    follows: dict[tuple[str, str, str], tuple[str, str]] = field(default_factory=dict)
+    #: the interaction graph of a platform, loaded on first use (None: no graph)
+    graph_loader: Callable[[str], PlatformGraph | None] | None = None
     by_author: dict[Key, list[LabeledPost]] = field(default_factory=dict)
+    _graphs: dict[str, PlatformGraph | None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         grouped: dict[Key, list[LabeledPost]] = defaultdict(list)
         for post in self.posts:
             grouped[post.author].append(post)
         self.by_author = dict(grouped)
+
+    def graph(self, platform: str) -> PlatformGraph | None:
+        if platform not in self._graphs:
+            loader = self.graph_loader
+            self._graphs[platform] = loader(platform) if loader else None
+        return self._graphs[platform]
+
+    def interest_order(self, key: Key, interests: Iterable[str]) -> tuple[float, float, float]:
+        """Sort key: the best score in any of ``interests`` first, then overall influence."""
+        best = max(
+            (inf.score for i in interests if (inf := self.interest_scores.get((*key, i)))),
+            default=-1.0,
+        )
+        return (-best, *self.author_order(key))
 
     def author_order(self, key: Key) -> tuple[float, float]:
         """Sort key: the most influential first, unscored authors last."""
@@ -155,8 +183,8 @@ def latest_label_version(session: Session) -> str | None:
     return session.exec(stmt).first()
 
 
-def latest_scores(session: Session) -> dict[Key, Influence]:
-    """Overall influence from the latest ``ScoreRun`` of each platform."""
+def _latest_runs(session: Session) -> dict[str, int]:
+    """Platform -> id of its latest ``ScoreRun``."""
     runs = session.exec(
         select(ScoreRun.id, ScoreRun.platform).order_by(
             col(ScoreRun.created_at).desc(), col(ScoreRun.id).desc()
@@ -166,6 +194,12 @@ def latest_scores(session: Session) -> dict[Key, Influence]:
     for run_id, platform in runs:
         assert run_id is not None  # a primary key read back from the store
         latest.setdefault(platform, run_id)
+    return latest
+
+
+def latest_scores(session: Session) -> dict[Key, Influence]:
+    """Overall influence from the latest ``ScoreRun`` of each platform."""
+    latest = _latest_runs(session)
     if not latest:
         return {}
     # sqlmodel's select() overloads stop at four columns; at runtime it takes any number
@@ -218,7 +252,40 @@ def labeled_posts(session: Session, version: str) -> list[LabeledPost]:
     return [_labeled_post(row) for row in session.execute(labeled_posts_query(version))]
 
 
-def load_context(session: Session, label_version: str | None = None) -> Context:
+def latest_interest_scores(session: Session) -> dict[tuple[str, str, str], Influence]:
+    """Per-interest influence from the latest ``ScoreRun`` of each platform."""
+    latest = _latest_runs(session)
+    if not latest:
+        return {}
+    stmt = select(  # type: ignore[call-overload]
+        InfluenceScore.run_id, InfluenceScore.platform, InfluenceScore.account_id,
+        InfluenceScore.interest, InfluenceScore.score, InfluenceScore.rank,
+        InfluenceScore.explanation, InfluenceScore.parts,
+    ).where(col(InfluenceScore.run_id).in_(list(latest.values())), InfluenceScore.interest != "")  # fmt: skip
+    return {
+        (p, a, i): Influence(r, s, k, e, parts or {})
+        for r, p, a, i, s, k, e, parts in session.exec(stmt)
+    }
+
+
+def _follow_drafts(session: Session) -> dict[tuple[str, str, str], tuple[str, str]]:
+    # sqlmodel's select() overloads stop at four columns; at runtime it takes any number
+    stmt = select(  # type: ignore[call-overload]
+        Draft.campaign, Draft.platform, Draft.target_account, Draft.rule, Draft.status
+    )
+    return {
+        (c, p, a): (rule, status)
+        for c, p, a, rule, status in session.exec(stmt.where(Draft.kind == "follow"))
+    }
+
+
+def load_context(
+    session: Session,
+    label_version: str | None = None,
+    settings: Settings | None = None,
+    now: datetime | None = None,
+) -> Context:
+    """What the rules read; with ``settings`` the platform graphs load on first use."""
     version = label_version or latest_label_version(session)
     posts = labeled_posts(session, version) if version else []
     accounts = session.exec(
@@ -233,6 +300,11 @@ def load_context(session: Session, label_version: str | None = None) -> Context:
         suppressed=suppressed_accounts(session),
         replying=_queued_replies(session),
         drafted=set(session.exec(select(Draft.dedup_key)).all()),
+        interest_scores=latest_interest_scores(session),
+        follows=_follow_drafts(session),
+        graph_loader=None
+        if settings is None
+        else lambda platform: load_graph(session, settings, platform, now or utcnow()),
     )
 
 
@@ -337,27 +409,79 @@ def _text_proposal(
 # --- rules -----------------------------------------------------------------------------------
 
 
+#: follow drafts in these states no longer hold a place: the next candidate may take it (an
+#: expired draft's user may be proposed again, a rejected one's never)
+RELEASED = ("rejected", "expired")
+
+
 def follow_rule(ctx: Context, name: str, camp: Campaign, bot: BotSettings) -> Iterator[Proposal]:
-    """Top ``follow_top_k`` users by overall influence who carry the campaign's profile tags or
-    whose posts are at least ``follow_min_interest_share`` about its interests. Suppressed
-    users do not take a place in the top k."""
+    """``follow_top_k`` users who carry the campaign's profile tags or whose posts are at least
+    ``follow_min_interest_share`` about its interests. The ``follow_shortlist`` best of them by
+    influence in those interests are the candidates; ``follow_pick = "reach"`` picks among
+    them the ones adding most reach to the campaign's current follows (influence
+    maximisation), ``"rank"`` the best ranked. Suppressed users and users the campaign already
+    has a follow draft for are never candidates; queued and sent follows count toward the k."""
     interests, tags = set(camp.interests), set(camp.tags)
-    ranked = sorted(ctx.scores, key=ctx.author_order)
-    found = 0
-    for key in ranked:
-        if found >= bot.follow_top_k:
-            return
-        if key in ctx.suppressed:
+    rule = "follow_top_influence"
+    held = [
+        (p, a) for (c, p, a), (r, status) in ctx.follows.items()
+        if c == name and r == rule and status not in RELEASED
+    ]  # fmt: skip
+    want = bot.follow_top_k - len(held)
+    if want <= 0:
+        return
+    shortlist: list[tuple[Key, list[LabeledPost], list[str]]] = []
+    for key in sorted(ctx.scores, key=lambda k: ctx.interest_order(k, interests)):
+        if len(shortlist) >= bot.follow_shortlist:
+            break
+        drafted = ctx.follows.get((name, *key))
+        if key in ctx.suppressed or (drafted and drafted[1] != "expired"):
             continue
         own = ctx.by_author.get(key, ())
         posts = [p for p in own if p.interests & interests]
         matched_tags = sorted(tags.intersection(ctx.tags.get(key, ())))
         # an influencer of another field who once touched the campaign's interest is no match
         on_topic = bool(posts) and len(posts) >= bot.follow_min_interest_share * len(own)
-        if not on_topic and not matched_tags:
-            continue
-        found += 1
-        yield _follow(ctx, name, key, posts, matched_tags, interests)
+        if on_topic or matched_tags:
+            shortlist.append((key, posts, matched_tags))
+    engaged = [(p, a) for (c, p, a), (_, status) in ctx.follows.items()
+               if c == name and status not in RELEASED]  # fmt: skip
+    picks = _pick_for_reach(ctx, name, shortlist, engaged, want, bot.follow_pick)
+    for key, posts, matched_tags, reach in picks:
+        yield _follow(ctx, name, key, posts, matched_tags, interests, reach)
+
+
+Shortlisted = tuple[Key, list[LabeledPost], list[str]]
+
+
+def _pick_for_reach(
+    ctx: Context,
+    name: str,
+    shortlist: list[Shortlisted],
+    engaged: list[Key],
+    want: int,
+    how: str,
+) -> list[tuple[Key, list[LabeledPost], list[str], dict[str, Any] | None]]:
+    """``want`` of the shortlist: by combined reach per platform graph, else in rank order."""
+    by_key = {item[0]: item for item in shortlist}
+    chosen: list[tuple[float, int, Key, dict[str, Any]]] = []
+    if how == "reach":
+        for platform in sorted({k[0] for k in by_key}):
+            graph = ctx.graph(platform)
+            if graph is None:
+                continue
+            cands = [k[1] for k in by_key if k[0] == platform]
+            mine = [a for p, a in engaged if p == platform]
+            picks, total = reach_picks(graph, cands, mine, want, seed_text=name)
+            for order, (account, gain) in enumerate(picks):
+                info = {"method": "influence maximisation (independent cascade, RR sets)",
+                        "adds": gain, "order": order + 1, "total": total,
+                        "already_engaged": len(mine)}  # fmt: skip
+                chosen.append((-gain, order, (platform, account), info))
+    if not chosen:  # no graph (or "rank"): the best ranked
+        return [(*item, None) for item in shortlist[:want]]
+    chosen.sort(key=lambda c: (c[0], c[1], c[2]))
+    return [(*by_key[key], info) for _, _, key, info in chosen[:want]]
 
 
 def _follow(
@@ -367,14 +491,24 @@ def _follow(
     posts: list[LabeledPost],
     tags: list[str],
     interests: set[str],
+    reach: dict[str, Any] | None = None,
 ) -> Proposal:
     inf = ctx.scores[key]
     matched = sorted({i for p in posts for i in p.interests & interests})
     reasons = [f"overall influence rank {inf.rank}"]
+    for interest in sorted(interests):
+        per = ctx.interest_scores.get((*key, interest))
+        if per is not None:
+            reasons.append(f"rank {per.rank} of {per.parts.get('of', '?')} in {interest}")
     if matched:
-        reasons.append(f"{len(posts)} posts about {', '.join(matched)}")
+        reasons.append(f"{len(posts)} post{'s' * (len(posts) != 1)} about {', '.join(matched)}")
     if tags:
         reasons.append(f"profile tags {', '.join(tags)}")
+    if reach is not None:
+        reasons.append(
+            f"pick {reach['order']} for reach: adds ~{reach['adds']:.1f} users to the "
+            f"~{reach['total']:.0f} the campaign's follows would reach"
+        )
     top = sorted(posts, key=lambda p: (-p.sentiment_score, p.id))[:EVIDENCE_POSTS]
     evidence = _evidence(
         ctx,
@@ -383,8 +517,76 @@ def _follow(
         "; ".join(reasons),
         posts=[_post_evidence(p) for p in top],
         matched={"interests": matched, "tags": tags},
+        interest_influence={
+            i: {"rank": per.rank, "score": per.score, "explanation": per.explanation}
+            for i in sorted(interests)
+            if (per := ctx.interest_scores.get((*key, i)))
+        },
+        reach=reach,
     )
     return Proposal(name, "follow", key[0], key[1], None, "", "follow_top_influence", evidence)
+
+
+def lookalike_rule(ctx: Context, name: str, camp: Campaign, bot: BotSettings) -> Iterator[Proposal]:
+    """The ``lookalike_top_k`` users most like the campaign's ``seed_accounts`` (platform ids
+    or display names): close to them in the interaction graph and sharing their tags and
+    interests. Seeds, suppressed users and users with a follow draft are left out."""
+    if not camp.seed_accounts or bot.lookalike_top_k <= 0:
+        return
+    rule = "follow_lookalike"
+    held = sum(
+        1 for (c, _, _), (r, status) in ctx.follows.items()
+        if c == name and r == rule and status not in RELEASED
+    )  # fmt: skip
+    want = bot.lookalike_top_k - held
+    if want <= 0:
+        return
+    wanted = set(camp.seed_accounts)
+    seeds = {k for k, n in ctx.names.items() if n in wanted} | {
+        k for k in (*ctx.scores, *ctx.names) if k[1] in wanted
+    }
+    found: list[tuple[float, Key, dict[str, Any]]] = []
+    for platform in sorted({k[0] for k in seeds}):
+        graph = ctx.graph(platform)
+        if graph is None:
+            continue
+        mine = [a for p, a in seeds if p == platform]
+        exclude = {a for p, a in ctx.suppressed if p == platform}
+        exclude |= {
+            a for (c, p, a), (_, status) in ctx.follows.items()
+            if c == name and p == platform and status != "expired"
+        }  # fmt: skip
+        profile = profiles(ctx, platform)
+        for account, score, parts in lookalike_accounts(graph, mine, profile, want, exclude):
+            found.append((score, (platform, account), parts))
+    found.sort(key=lambda f: (-f[0], f[1]))
+    seed_names = [ctx.names.get(k) or k[1] for k in sorted(seeds)]
+    for score, key, parts in found[:want]:
+        shared = sorted(set(profiles(ctx, key[0]).get(key[1], ())))
+        why = (
+            f"looks like {', '.join(seed_names[:3])}: graph closeness {parts['ppr']:.2f}, "
+            f"tag/interest similarity {parts['similarity']:.2f}"
+        )
+        evidence = _evidence(
+            ctx,
+            key,
+            rule,
+            why,
+            lookalike={"score": score, **parts, "seeds": seed_names, "tags": shared},  # fmt: skip
+        )
+        yield Proposal(name, "follow", key[0], key[1], None, "", rule, evidence)
+
+
+def profiles(ctx: Context, platform: str) -> dict[str, list[str]]:
+    """Per account of ``platform``: its profile tags and the interests of its posts."""
+    out: dict[str, list[str]] = defaultdict(list)
+    for (p, a), tags in ctx.tags.items():
+        if p == platform:
+            out[a].extend(tags)
+    for (p, a), posts in ctx.by_author.items():
+        if p == platform:
+            out[a].extend(sorted({i for post in posts for i in post.interests}))
+    return out
 
 
 def reply_rule(ctx: Context, name: str, camp: Campaign, bot: BotSettings) -> Iterator[Proposal]:
@@ -445,7 +647,7 @@ def _best_positive_posts(ctx: Context, interests: set[str], minimum: float) -> l
 
 
 Rule = Callable[[Context, str, Campaign, BotSettings], Iterator[Proposal]]
-RULES: tuple[Rule, ...] = (follow_rule, reply_rule, repost_rule)
+RULES: tuple[Rule, ...] = (follow_rule, lookalike_rule, reply_rule, repost_rule)
 
 
 def _timestamp(post: LabeledPost) -> float:
@@ -477,7 +679,7 @@ def run(
     if not settings.campaigns:
         logger.info("no campaigns configured: nothing to draft")
         return 0
-    ctx = load_context(session, label_version)
+    ctx = load_context(session, label_version, settings, now)
     if not ctx.posts and not ctx.scores:
         logger.info("nothing to draft: no labelled posts and no influence scores yet")
         return 0

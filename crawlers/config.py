@@ -184,6 +184,9 @@ class GraphSettings(Section):
 class BotSettings(Section):
     follow_top_k: int = Field(default=10, ge=0)
     follow_min_interest_share: float = Field(default=0.3, ge=0, le=1)
+    follow_pick: Literal["reach", "rank"] = "reach"
+    follow_shortlist: int = Field(default=50, ge=1)
+    lookalike_top_k: int = Field(default=5, ge=0)
     reply_to_questions: bool = True
     repost_top_k: int = Field(default=5, ge=0)
     repost_min_sentiment: float = Field(default=0.6, ge=0, le=1)
@@ -244,6 +247,7 @@ class Campaign(Section):
     hashtags_all: list[str] = Field(default_factory=list)
     hashtags_none: list[str] = Field(default_factory=list)
     mastodon_accounts: list[str] = Field(default_factory=list)
+    seed_accounts: list[str] = Field(default_factory=list)
 
     @field_validator("topics")
     @classmethod

@@ -183,24 +183,80 @@ def max_coverage(
     once), which gives the same picks as re-evaluating every node. Returns the chosen nodes and
     the number of sets they cover.
     """
+    chosen, _, covered = _greedy(set_ids, members, n, k, exclude, ())
+    return chosen, covered
+
+
+def _greedy(
+    set_ids: NDArray[np.int64],
+    members: NDArray[np.int64],
+    n: int,
+    k: int,
+    exclude: Iterable[int],
+    fixed: Iterable[int],
+) -> tuple[list[int], list[int], int]:
+    """Greedy max coverage after covering the sets of ``fixed``: picks, the sets each pick
+    newly covers, and the sets covered in all."""
     nsets = int(set_ids.max()) + 1 if len(set_ids) else 0
     by_node = sp.csr_array((np.ones(len(set_ids)), (members, set_ids)), shape=(n, nsets))
     by_set = sp.csr_array(by_node.T)
     gain = np.diff(by_node.indptr).astype(np.float64)
-    gain[np.fromiter(exclude, dtype=np.int64)] = -np.inf
     covered = np.zeros(nsets, dtype=bool)
+
+    def take(node: int) -> int:
+        sets = by_node.indices[by_node.indptr[node] : by_node.indptr[node + 1]]
+        sets = sets[~covered[sets]]
+        covered[sets] = True
+        gain[:] -= np.bincount(by_set[sets].indices, minlength=n)
+        gain[node] = -np.inf
+        return int(sets.size)
+
+    for node in fixed:
+        take(int(node))
+    gain[np.fromiter(exclude, dtype=np.int64)] = -np.inf
     chosen: list[int] = []
+    gains: list[int] = []
     for _ in range(min(k, n)):
         best = int(np.argmax(gain))
         if gain[best] == -np.inf:
             break
         chosen.append(best)
-        sets = by_node.indices[by_node.indptr[best] : by_node.indptr[best + 1]]
-        sets = sets[~covered[sets]]
-        covered[sets] = True
-        gain -= np.bincount(by_set[sets].indices, minlength=n)
-        gain[best] = -np.inf
-    return chosen, int(covered.sum())
+        gains.append(take(best))
+    return chosen, gains, int(covered.sum())
+
+
+def plan_engagement(
+    spread: sp.csr_array,
+    probs: NDArray[np.float64],
+    k: int,
+    candidates: Iterable[int],
+    engaged: Iterable[int] = (),
+    samples: int | None = None,
+    rng: Rng = None,
+) -> tuple[list[tuple[int, float]], float]:
+    """Whom to engage next: ``k`` of ``candidates`` adding the most expected reach to the users
+    already ``engaged`` (whose reach counts first and who are never picked again).
+
+    Returns ``([(node, users it adds), ...], expected users reached by engaged + picks)``, in
+    pick order; the additions are RR-set estimates (greedy marginal gains).
+
+    >>> star = sp.csr_array((np.ones(4), ([1, 2, 3, 4], [0, 0, 0, 0])), shape=(5, 5))
+    >>> spread, probs = edge_probabilities(star, kind="constant", p=1.0)
+    >>> plan_engagement(spread, probs, 1, candidates=[1, 2], engaged=[0], rng=0)
+    ([], 5.0)
+    """
+    n = spread.shape[0]
+    theta = DEFAULT_SAMPLES if samples is None else samples
+    set_ids, members = rr_sets(spread, probs, theta, _rng(rng))
+    allowed = np.zeros(n, dtype=bool)
+    allowed[np.fromiter(candidates, dtype=np.int64)] = True
+    fixed = np.fromiter(engaged, dtype=np.int64)
+    allowed[fixed] = False
+    chosen, gains, covered = _greedy(
+        set_ids, members, n, k, np.flatnonzero(~allowed).tolist(), fixed.tolist()
+    )
+    picks = [(v, n * g / theta) for v, g in zip(chosen, gains, strict=True) if g > 0]
+    return picks, n * covered / theta
 
 
 def select_seeds(

@@ -14,7 +14,10 @@ to pay, and ``H`` to 3. It is a truncated Katz centrality; against SIR outbreaks
 node (``tingfeng graph eval``) it ranks spreaders better than in-degree and PageRank on both
 public networks we test, at every infection rate tried.
 
-The **combined score** is the expected reach times a quality factor: engagement rate against
+Divided by ``beta`` it reads in people: the **effective audience** counts each direct engager
+as 1, each of their engagers as ``beta``, and so on; the stage stores and explains that.
+
+The **combined score** is the effective audience times a quality factor: engagement rate against
 the median account (square root, clipped to [0.5, 2]) and a 水军 (spam account) discount.
 Per interest the reach counts only the audience's interest in the topic (``audience``
 weights), times the user's own interest in it (``affinity``).
@@ -130,14 +133,14 @@ def engagement_rates(
     followers : array of float
         Followers per node (NaN or 0 = unknown).
 
-    >>> engagement_rates([0, 0, 1], [10, 30, np.nan], [100, 50, 0], 3).tolist()
+    >>> engagement_rates([0, 0, 1, 1], [10, 30, np.nan, -1], [100, 50, 0], 3).tolist()
     [0.2, nan, nan]
     """
     a = np.asarray(author, dtype=np.int64)
     e = np.asarray(engagements, dtype=np.float64)
     f = np.asarray(followers, dtype=np.float64)
     rates = np.full(n_nodes, np.nan)
-    known = ~np.isnan(e)
+    known = ~np.isnan(e) & (e >= 0)  # a negative count is a platform placeholder, not data
     if not known.any():
         return rates
     a, e = a[known], e[known]
@@ -161,7 +164,7 @@ def quality(rates: ArrayLike, spam: ArrayLike | None = None) -> NDArray[np.float
     """
     r = np.asarray(rates, dtype=np.float64)
     q = np.ones(r.size)
-    known = ~np.isnan(r)
+    known = ~np.isnan(r) & (r >= 0)
     if known.any():
         median = float(np.median(r[known]))
         if median > 0:

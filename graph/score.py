@@ -7,7 +7,7 @@ fingerprints all of it with the parameters, and ranks only when the fingerprint 
 the latest run's, so re-running changes nothing. With time decay (``half_life_days > 0``) the
 weights depend on ``now``, so a later ``now`` is a new input and gives a new run.
 
-The score itself (``graph.influence``): expected reach times a quality factor. PageRank,
+The score itself (``graph.influence``): effective audience times a quality factor. PageRank,
 LeaderRank, coreness, distinct engagers, engagement rate and the community are stored with it
 as its parts, and the explanation says them in words.
 """
@@ -140,7 +140,8 @@ def analyse(edges: EdgeSet, inputs: Inputs, settings: Settings) -> Analysis:
     s = spreading(matrix)
     beta = reach_beta(s, cfg.reach_beta)
     audience = np.diff(s.indptr).astype(np.int64)
-    reach = expected_reach(s, beta, cfg.reach_hops)
+    # effective audience: direct engagers count 1, theirs beta, ... (expected reach / beta)
+    reach = expected_reach(s, beta, cfg.reach_hops) / beta
     rates = engagement_rates(
         inputs.post_author, inputs.post_engagements, inputs.followers, edges.n_nodes
     )
@@ -161,7 +162,7 @@ def analyse(edges: EdgeSet, inputs: Inputs, settings: Settings) -> Analysis:
         if not eligible.size:
             continue
         weights = aff[:, j]
-        ireach = expected_reach(s, beta, cfg.reach_hops, audience=weights)
+        ireach = expected_reach(s, beta, cfg.reach_hops, audience=weights) / beta
         p = node_vector(np.where(weights > 0, weights, 0.0) + 1e-12, edges.ids, interest)
         tpr = power_iteration(pt, dangling, cfg.damping, p, p, p, cfg.tol, cfg.max_iter).x
         per_interest[interest] = (eligible, ireach * weights * q, ireach, tpr)
@@ -290,7 +291,7 @@ def load_inputs(
             continue
         authors.append(i)
         labels.append(sorted(post_interests or ()))
-        counts = [c for c in (reposts, comments, likes) if c is not None]
+        counts = [c for c in (reposts, comments, likes) if c is not None and c >= 0]
         engagements.append(float(sum(counts)) if counts else np.nan)
     spam = np.zeros(n)
     if account_node:
@@ -505,7 +506,7 @@ def describe_influence(parts: dict[str, Any]) -> str:
     ...     "audience": 85, "audience_2hop": 1240.0, "reach": 12.3, "engagement_rate": None,
     ...     "quality": 1.0, "spam": 0.0, "community": 2,
     ...     "top_sources": [{"name": "拿铁少女"}, {"name": "豆子先生"}]})
-    'rank 3 of 412 (top 1%): 85 users engage with them (57 reposts, 120 comments), and 1240 users engage with those; expected reach 12.3; most from 拿铁少女, 豆子先生; in community #2'
+    'rank 3 of 412 (top 1%): 85 users engage with them (57 reposts, 120 comments), and 1240 users engage with those; effective audience 12.3; most from 拿铁少女, 豆子先生; in community #2'
     """
     head = f"rank {parts['rank']} of {parts['of']} (top {parts['top_percent']}%)"
     got = [_plural(c, kind) for kind, c in parts["received"].items() if c]
@@ -516,7 +517,7 @@ def describe_influence(parts: dict[str, Any]) -> str:
     second = round(parts["audience_2hop"])
     if second:
         text += f", and {second} {'user engages' if second == 1 else 'users engage'} with those"
-    text += f"; expected reach {parts['reach']:.3g}"
+    text += f"; effective audience {parts['reach']:.3g}"
     rate = parts.get("engagement_rate")
     if rate is not None:
         text += f"; engagement rate {rate:.2%} per post (quality x{parts['quality']:.2f})"
@@ -533,7 +534,7 @@ def describe_interest(parts: dict[str, Any]) -> str:
 
     >>> describe_interest({"interest": "coffee", "rank": 1, "of": 40, "posts_in_interest": 12,
     ...     "posts": 15, "tagged": True, "interest_reach": 3.21, "affinity": 0.76})
-    'rank 1 of 40 in coffee: 12 of 15 posts about coffee, declares it in profile tags; expected reach among coffee fans 3.21'
+    'rank 1 of 40 in coffee: 12 of 15 posts about coffee, declares it in profile tags; effective audience among coffee fans 3.21'
     """
     text = f"rank {parts['rank']} of {parts['of']} in {parts['interest']}: "
     bits = []
@@ -543,7 +544,9 @@ def describe_interest(parts: dict[str, Any]) -> str:
     if parts["tagged"]:
         bits.append("declares it in profile tags")
     text += ", ".join(bits)
-    return text + f"; expected reach among {parts['interest']} fans {parts['interest_reach']:.3g}"
+    return (
+        text + f"; effective audience among {parts['interest']} fans {parts['interest_reach']:.3g}"
+    )
 
 
 def _plural(count: int, kind: str) -> str:

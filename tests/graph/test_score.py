@@ -84,7 +84,7 @@ def test_ranks_are_stored_with_explanations(star: Session, bare_settings: Settin
     first = top[0]
     assert first.explanation.startswith(
         "rank 1 of 6 (top 17%): 5 users engage with them (5 reposts, 5 comments, 5 follows), "
-        "and 1 user engages with those; expected reach "
+        "and 1 user engages with those; effective audience "
     )
     assert "; most from 豆子先生, 102, 103; in community #" in first.explanation
     assert first.parts["received"]["repost"] == 5 and first.parts["rank"] == 1
