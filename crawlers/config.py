@@ -176,6 +176,7 @@ class GraphSettings(Section):
     reach_hops: int = Field(default=3, ge=1, le=10)
     reach_beta: float = Field(default=0.0, ge=0, le=1)
     interest_prior: float = Field(default=2.0, ge=0)
+    interest_top: int = Field(default=1000, ge=1)
     community_resolution: float = Field(default=1.0, gt=0)
     community_seed: int = 7
     weights: EdgeWeights = Field(default_factory=EdgeWeights)

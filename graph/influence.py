@@ -25,6 +25,7 @@ weights), times the user's own interest in it (``affinity``).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -144,14 +145,15 @@ def engagement_rates(
     if not known.any():
         return rates
     a, e = a[known], e[known]
-    order = np.argsort(a, kind="stable")
+    order = np.lexsort((e, a))  # by author, then by value: each author's run is sorted
     a, e = a[order], e[order]
     starts = np.flatnonzero(np.r_[True, a[1:] != a[:-1]])
-    ends = np.r_[starts[1:], a.size]
-    for lo, hi in zip(starts.tolist(), ends.tolist(), strict=True):
-        node = a[lo]
-        if f[node] > 0:
-            rates[node] = float(np.median(e[lo:hi])) / f[node]
+    sizes = np.diff(np.r_[starts, a.size])
+    median = (e[starts + (sizes - 1) // 2] + e[starts + sizes // 2]) / 2
+    nodes = a[starts]
+    f_nodes = f[nodes]
+    has = f_nodes > 0
+    rates[nodes[has]] = median[has] / f_nodes[has]
     return rates
 
 
@@ -226,8 +228,15 @@ def tag_interests(tags: Sequence[str], taxonomy: Mapping[str, Sequence[str]]) ->
     >>> tag_interests(["咖啡达人", "旅行", "猫"], {"coffee": ["咖啡"], "travel": ["旅行"]})
     ['coffee', 'travel']
     """
+    return list(_tag_interests(tuple(tags), tuple((k, tuple(v)) for k, v in taxonomy.items())))
+
+
+@functools.lru_cache(maxsize=65_536)
+def _tag_interests(
+    tags: tuple[str, ...], taxonomy: tuple[tuple[str, tuple[str, ...]], ...]
+) -> tuple[str, ...]:
     found = []
-    for name, words in taxonomy.items():
+    for name, words in taxonomy:
         for tag in tags:
             t = tag.strip().lower()
             if t and (
@@ -235,7 +244,7 @@ def tag_interests(tags: Sequence[str], taxonomy: Mapping[str, Sequence[str]]) ->
             ):
                 found.append(name)
                 break
-    return found
+    return tuple(found)
 
 
 def modularity_of(

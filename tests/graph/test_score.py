@@ -246,3 +246,13 @@ def test_analyse_on_a_bare_graph_needs_no_store(bare_settings: Settings) -> None
     assert out.audience.tolist() == [1, 0, 0, 2]  # ids a, b, c, z
     assert out.score.argmax() == 3 and out.per_interest == {}
     assert out.quality.tolist() == [1.0] * 4
+
+
+def test_interest_rankings_keep_the_best_interest_top(
+    two_groups: Session, bare_settings: Settings
+) -> None:
+    bare_settings.graph.interest_top = 1
+    score.run(two_groups, bare_settings, NOW)
+    coffee = score.latest_scores(two_groups, "weibo", interest="coffee")
+    assert [(r.account_id, r.rank, r.parts["of"]) for r in coffee] == [("100", 1, 2)]
+    assert score.latest_run(two_groups, "weibo").summary["interests"]["coffee"] == 2
