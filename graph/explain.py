@@ -7,7 +7,6 @@ from it, e.g. ``rank 3 of 412 (top 1%): 57 reposts, 120 comments, 33 follows rec
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -67,39 +66,33 @@ def explain(
     """
     x = np.asarray(scores, dtype=np.float64)
     n, total = x.size, float(x.sum()) or 1.0
-    ranks = ordinal_ranks(x, edges.ids).tolist()
+    rank_arr = ordinal_ranks(x, edges.ids)
     counts, weights = received(edges)
     sources = top_sources(edges, top)
     names = names or {}
+    # per-node columns as Python lists once: ~3x faster than indexing arrays node by node
+    score_l, share_l, ranks = x.tolist(), (x / total).tolist(), rank_arr.tolist()
+    pct = np.round(100.0 * (n - rank_arr) / max(n, 1), 2).tolist()
+    top_pct = np.maximum(1, np.ceil(100.0 * rank_arr / max(n, 1))).astype(int).tolist()
+    counts_l, weights_l, wsum = counts.tolist(), weights.tolist(), weights.sum(axis=1).tolist()
+    ids = edges.ids
     out = []
-    for i, node in enumerate(edges.ids):
-        parts = _parts(node, float(x[i]), ranks[i], n, total, counts[i], weights[i])
-        parts["top_sources"] = [_source(edges.ids[s], w, names) for s, w in sources[i]]
+    for i, node in enumerate(ids):
+        parts = {
+            "account_id": node,
+            "score": score_l[i],
+            "share": share_l[i],
+            "rank": ranks[i],
+            "of": n,
+            "percentile": pct[i],
+            "top_percent": top_pct[i],
+            "received": dict(zip(KINDS, counts_l[i], strict=True)),
+            "in_weight": dict(zip(KINDS, weights_l[i], strict=True)),
+            "in_weight_total": wsum[i],
+            "top_sources": [_source(ids[s], w, names) for s, w in sources[i]],
+        }
         out.append((parts, describe(parts)))
     return out
-
-
-def _parts(
-    node: str,
-    score: float,
-    rank: int,
-    n: int,
-    total: float,
-    counts: NDArray[np.int64],
-    weights: NDArray[np.float64],
-) -> dict[str, Any]:
-    return {
-        "account_id": node,
-        "score": score,
-        "share": score / total,
-        "rank": rank,
-        "of": n,
-        "percentile": round(100.0 * (n - rank) / n, 2),
-        "top_percent": max(1, math.ceil(100.0 * rank / n)),
-        "received": dict(zip(KINDS, counts.tolist(), strict=True)),
-        "in_weight": dict(zip(KINDS, weights.tolist(), strict=True)),
-        "in_weight_total": float(weights.sum()),
-    }
 
 
 def _source(account_id: str, weight: float, names: Mapping[str, str]) -> dict[str, Any]:
