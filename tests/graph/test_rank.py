@@ -8,7 +8,15 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from graph.rank import pagerank, transition
+from graph.rank import (
+    PageRankOperator,
+    fast_pagerank,
+    node_vector,
+    pagerank,
+    permute,
+    power_iteration,
+    transition,
+)
 
 ALPHA = 0.85
 
@@ -145,6 +153,7 @@ def test_not_converged_is_reported_not_raised() -> None:
 def test_empty_graph() -> None:
     assert pagerank(nx.DiGraph()) == ({}, 0, True, 0.0)
     assert pagerank(sp.csr_array((0, 0))).scores == {}
+    assert fast_pagerank(sp.csr_array((0, 0))).x.shape == (0,)
 
 
 @pytest.mark.parametrize(
@@ -167,3 +176,126 @@ def test_negative_weights_and_non_square_are_refused() -> None:
         transition(sp.csr_array(np.ones((2, 3))))
     with pytest.raises(TypeError):
         pagerank(np.ones((2, 2)))  # type: ignore[arg-type]
+
+
+# --- the float32 / float64 kernel (PageRankOperator) ----------------------------------------
+
+
+def heavy_tailed(seed: int, n: int = 2000, m: int = 12_000) -> sp.csr_array:
+    """A medium digraph like the real one: a few users receive most edges, many dangle,
+    with self-loops and zero-weight edges mixed in."""
+    rng = np.random.default_rng(seed)
+    pop = rng.pareto(1.1, n) + 1.0
+    src = rng.integers(0, n // 2, m)  # half the nodes never act: dangling
+    dst = rng.choice(n, m, p=pop / pop.sum())
+    w = rng.exponential(1.0, m)
+    w[rng.random(m) < 0.05] = 0.0
+    dst[:20] = src[:20]  # self-loops (on nodes that also have other out-edges)
+    return sp.coo_array((w, (src, dst)), shape=(n, n)).tocsr()
+
+
+def long_reference(a: sp.csr_array, alpha: float, p: np.ndarray) -> np.ndarray:
+    """Plain float64 power iteration run far past any tolerance in use (the old kernel)."""
+    out = np.asarray(a.sum(axis=1)).ravel()
+    dangling = out == 0
+    pt = sp.csr_array(
+        (sp.diags_array(np.divide(1.0, out, where=~dangling, out=np.zeros_like(out))) @ a).T
+    )
+    x = np.full(a.shape[0], 1.0 / a.shape[0])
+    for _ in range(2000):
+        x = alpha * (pt @ x + x[dangling].sum() * p) + (1 - alpha) * p
+    return x / x.sum()
+
+
+def top(x: np.ndarray, k: int = 100) -> set[int]:
+    return set(np.argsort(-x, kind="stable")[:k].tolist())
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("personalized", [False, True])
+def test_fast_kernel_matches_long_float64_reference(seed: int, personalized: bool) -> None:
+    a = heavy_tailed(seed)
+    n = a.shape[0]
+    rng = np.random.default_rng(seed)
+    p = rng.random(n) * (rng.random(n) < 0.1) if personalized else np.ones(n)
+    p /= p.sum()
+    ref = long_reference(a, ALPHA, p)
+    for tol in (1e-10, 1e-13):
+        res = fast_pagerank(a, ALPHA, p=p, tol=tol)
+        assert res.converged and res.delta < tol
+        # after an L1 change d the L1 error is at most d * alpha / (1 - alpha)
+        assert np.abs(res.x - ref).sum() < res.delta * ALPHA / (1 - ALPHA) + 1e-15
+        assert top(res.x) == top(ref)
+    assert np.abs(res.x - ref).max() < 1e-12
+
+
+def test_operator_is_reusable_and_agrees_with_pagerank() -> None:
+    a = messy_matrix(8, n=60)
+    op = PageRankOperator(a)
+    for alpha, pers in ((0.85, None), (0.6, {0: 1.0, 5: 3.0})):
+        want = pagerank(a, alpha, personalization=pers, tol=1e-13)
+        p = None if pers is None else node_vector(pers, list(range(60)), "p")
+        got = op.solve(alpha, p=p, tol=1e-13)
+        assert np.abs(got.x - as_array(want.scores, 60)).max() < 1e-12
+
+
+def test_warm_start_same_answer_in_fewer_iterations() -> None:
+    a = heavy_tailed(3)
+    # the previous run's graph: 1% of the edges rewired
+    old = a.tocoo()
+    rng = np.random.default_rng(0)
+    moved = rng.random(old.nnz) < 0.01
+    col = np.where(moved, rng.integers(0, a.shape[0], old.nnz), old.col)
+    before = sp.coo_array((old.data, (old.row, col)), shape=a.shape).tocsr()
+    previous = fast_pagerank(before, tol=1e-10).x
+    cold, warm = fast_pagerank(a, tol=1e-10), fast_pagerank(a, x0=previous, tol=1e-10)
+    assert warm.converged and warm.iterations < cold.iterations
+    assert np.abs(warm.x - cold.x).max() < 1e-11
+    # starting from the answer itself: one float64 step confirms it
+    assert fast_pagerank(a, x0=cold.x, tol=1e-10).iterations == 1
+
+
+def test_fast_kernel_leaves_inputs_alone() -> None:
+    a = heavy_tailed(4, n=300, m=1500)
+    pt, dangling = transition(a)
+    before = (pt.data.copy(), pt.indices.copy(), dangling.copy())
+    x0 = np.full(300, 1 / 300)
+    power_iteration(pt, dangling, ALPHA, x0, x0, x0, 1e-10, 1000)
+    assert np.array_equal(pt.data, before[0]) and np.array_equal(pt.indices, before[1])
+    assert np.array_equal(dangling, before[2]) and np.all(x0 == 1 / 300)
+
+
+def test_matches_igraph_prpack() -> None:
+    igraph = pytest.importorskip("igraph")
+    a = heavy_tailed(5).tocoo()
+    keep = a.data > 0  # PRPACK gets the same graph without the zero-weight edges
+    g = igraph.Graph(n=a.shape[0], edges=np.column_stack([a.row[keep], a.col[keep]]), directed=True)
+    ref = np.array(
+        g.pagerank(damping=ALPHA, weights=a.data[keep].tolist(), implementation="prpack")
+    )
+    res = fast_pagerank(a.tocsr(), ALPHA, tol=1e-12)
+    assert np.abs(res.x - ref).max() < 1e-9
+    assert top(res.x) == top(ref)
+
+
+def test_permute_round_trip() -> None:
+    a = messy_matrix(9, n=50)
+    order = np.random.default_rng(1).permutation(50)
+    moved = permute(a, order)
+    assert np.array_equal(moved.toarray(), a.toarray()[order][:, order])
+    back = np.empty(50, dtype=np.int64)
+    back[order] = np.arange(50)
+    assert np.array_equal(permute(moved, back).toarray(), a.toarray())
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_reordered_operator_gives_the_same_answer_in_node_order(seed: int) -> None:
+    a = heavy_tailed(seed, n=500, m=3000)
+    rng = np.random.default_rng(seed)
+    p, d, x0 = rng.random(500), rng.random(500), rng.random(500)
+    plain = PageRankOperator(a)
+    reordered = PageRankOperator(a, reorder=True)
+    assert reordered.order is not None and not np.array_equal(reordered.order, np.arange(500))
+    for kwargs in ({}, {"p": p, "dangling_weights": d, "x0": x0}):
+        want, got = plain.solve(tol=1e-13, **kwargs), reordered.solve(tol=1e-13, **kwargs)
+        assert got.converged and np.abs(got.x - want.x).max() < 1e-13
