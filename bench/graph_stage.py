@@ -101,9 +101,9 @@ def baseline(session: Session, settings: Any) -> float:
     """SELECT the interaction rows, build the edge set, one plain PageRank."""
     start = time.perf_counter()
     rows = session.execute(
-        text("SELECT src_id, dst_id, kind, created_at FROM interaction WHERE platform = 'weibo'")
+        text("SELECT src_id, dst_id, kind FROM interaction WHERE platform = 'weibo'")
     ).all()
-    src, dst, kinds, _ = zip(*rows, strict=True)
+    src, dst, kinds = zip(*rows, strict=True)
     edges = build_edges(src, dst, kinds, settings.graph.weights.model_dump())
     pt, dangling = transition(to_csr(edges))
     u = np.full(edges.n_nodes, 1.0 / edges.n_nodes)

@@ -64,6 +64,16 @@ def explain(
     ``scores`` is in node order (``edges.ids``); ``names`` maps platform ids to display names
     (the id stands in for an unknown name).
     """
+    return [(parts, describe(parts)) for parts in explain_parts(edges, scores, names, top)]
+
+
+def explain_parts(
+    edges: EdgeSet,
+    scores: ArrayLike,
+    names: Mapping[str, str] | None = None,
+    top: int = 3,
+) -> list[dict[str, Any]]:
+    """``explain``'s ``parts`` alone, for callers that word their own sentence."""
     x = np.asarray(scores, dtype=np.float64)
     n, total = x.size, float(x.sum()) or 1.0
     rank_arr = ordinal_ranks(x, edges.ids)
@@ -91,7 +101,7 @@ def explain(
             "in_weight_total": wsum[i],
             "top_sources": [_source(ids[s], w, names) for s, w in sources[i]],
         }
-        out.append((parts, describe(parts)))
+        out.append(parts)
     return out
 
 

@@ -25,6 +25,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 from sqlalchemy import insert
+from sqlalchemy import select as core_select
 from sqlmodel import Session, col, func, select
 
 from crawlers.config import Settings
@@ -41,7 +42,7 @@ from crawlers.models import (
 )
 from graph.build import EdgeSet, load_edges, to_csr
 from graph.communities import communities, describe
-from graph.explain import explain, ordinal_ranks
+from graph.explain import explain_parts, ordinal_ranks
 from graph.influence import (
     affinity,
     engagement_rates,
@@ -53,7 +54,7 @@ from graph.influence import (
     tag_interests,
 )
 from graph.measures import coreness, leaderrank
-from graph.rank import PowerIteration, node_vector, power_iteration, transition
+from graph.rank import PageRankOperator, PowerIteration, node_vector, power_iteration, transition
 
 logger = logging.getLogger(__name__)
 
@@ -140,7 +141,9 @@ def analyse(edges: EdgeSet, inputs: Inputs, settings: Settings) -> Analysis:
     """All measures of ``edges`` (pure: reads nothing else, changes nothing)."""
     cfg, t = settings.graph, _Timer()
     matrix = to_csr(edges)
-    pr = rank_edges(edges, settings)
+    op = PageRankOperator(matrix)  # built once: overall and every per-interest walk reuse it
+    uniform = np.full(edges.n_nodes, 1.0 / edges.n_nodes)
+    pr = op.solve(cfg.damping, uniform, uniform, uniform, cfg.tol, cfg.max_iter)
     t.lap("pagerank")
     lr = leaderrank(matrix)
     t.lap("leaderrank")
@@ -164,7 +167,6 @@ def analyse(edges: EdgeSet, inputs: Inputs, settings: Settings) -> Analysis:
         prior=cfg.interest_prior,
     )  # fmt: skip
     per_interest = {}
-    pt, dangling = transition(matrix)
     for j, interest in enumerate(inputs.interests):
         tagged = np.array([interest in tags for tags in inputs.node_tags], dtype=bool)
         eligible = np.flatnonzero((counts[:, j] > 0) | tagged)
@@ -173,7 +175,7 @@ def analyse(edges: EdgeSet, inputs: Inputs, settings: Settings) -> Analysis:
         weights = aff[:, j]
         ireach = expected_reach(s, beta, cfg.reach_hops, audience=weights) / beta
         p = node_vector(np.where(weights > 0, weights, 0.0) + 1e-12, edges.ids, interest)
-        tpr = power_iteration(pt, dangling, cfg.damping, p, p, p, cfg.tol, cfg.max_iter).x
+        tpr = op.solve(cfg.damping, p, p, p, cfg.tol, cfg.max_iter).x
         iscore = ireach * weights * q
         total = int(eligible.size)
         if total > cfg.interest_top:  # store the best; ranks are among all eligible users
@@ -277,11 +279,11 @@ def load_inputs(
     node_tags: list[list[str]] = [[] for _ in range(n)]
     followers = np.full(n, np.nan)
     account_node: dict[int, int] = {}
-    stmt = select(
-        Account.id, Account.platform_id, Account.name, Account.profile_tags,
-        Account.followers_count,
-    ).where(Account.platform == platform)  # type: ignore[call-overload]  # fmt: skip
-    for aid, pid, name, tags, nfollow in session.exec(stmt):
+    # Core selects (tables, not ORM entities): ORM row loading triples the time at 10^5 rows
+    conn = session.connection()
+    a = _table(Account)
+    stmt = core_select(a.c.id, a.c.platform_id, a.c.name, a.c.profile_tags, a.c.followers_count)
+    for aid, pid, name, tags, nfollow in conn.execute(stmt.where(a.c.platform == platform)):
         i = index.get(pid)
         if i is None:
             continue
@@ -294,15 +296,13 @@ def load_inputs(
             followers[i] = float(nfollow)
     version = _latest_label_version(session)
     authors, labels, engagements = [], [], []
-    rows = session.exec(
-        select(  # type: ignore[call-overload]
-            Post.author_id, Post.reposts_count, Post.comments_count, Post.likes_count,
-            PostLabel.interests,
-        )
-        .outerjoin(PostLabel, (col(PostLabel.post_id) == col(Post.id))
-                   & (col(PostLabel.model_version) == (version or "")))
-        .where(Post.platform == platform)
-        .order_by(col(Post.id))
+    p, lab = _table(Post), _table(PostLabel)
+    rows = conn.execute(
+        core_select(p.c.author_id, p.c.reposts_count, p.c.comments_count, p.c.likes_count,
+               lab.c.interests)
+        .outerjoin(lab, (lab.c.post_id == p.c.id) & (lab.c.model_version == (version or "")))
+        .where(p.c.platform == platform)
+        .order_by(p.c.id)
     )  # fmt: skip
     for author, reposts, comments, likes, post_interests in rows:
         i = index.get(author)
@@ -404,14 +404,18 @@ def _store(
         session.add(run_row)
         session.flush()
         assert run_row.id is not None  # flushed
+        t = _Timer()
         rows = overall_rows(run_row.id, platform, edges, inputs, result, settings.graph.explain_top)
         rows += interest_rows(run_row.id, platform, edges, inputs, result)
+        groups = community_rows(run_row.id, platform, edges, inputs, result)
+        t.lap("rows")
         # Core inserts: the ORM's bulk path costs ~2x on 10^5 rows
         conn = session.connection()
         conn.execute(insert(_table(InfluenceScore)), rows)
-        groups = community_rows(run_row.id, platform, edges, inputs, result)
         if groups:
             conn.execute(insert(_table(Community)), groups)
+        t.lap("insert")
+        run_row.summary = {**run_row.summary, "seconds": {**result.seconds, **t.laps}}
         session.commit()
     except Exception:
         session.rollback()
@@ -437,22 +441,25 @@ def overall_rows(
     run_id: int, platform: str, edges: EdgeSet, inputs: Inputs, result: Analysis, top: int
 ) -> list[dict[str, Any]]:
     """One ``InfluenceScore`` row per user: the combined score, its parts and the sentence."""
-    pr_rank = ordinal_ranks(result.pagerank.x, edges.ids)
+    # columns as Python lists once: indexing numpy arrays per element costs ~1 us each
+    columns = {
+        "reach": result.reach.tolist(),
+        "audience": result.audience.tolist(),
+        "audience_2hop": result.audience_2hop.tolist(),
+        "pagerank": result.pagerank.x.tolist(),
+        "pagerank_rank": ordinal_ranks(result.pagerank.x, edges.ids).tolist(),
+        "leaderrank": result.leaderrank.tolist(),
+        "coreness": result.coreness.tolist(),
+        "engagement_rate": [None if r != r else r for r in result.rates.tolist()],  # NaN
+        "quality": result.quality.tolist(),
+        "spam": inputs.spam.tolist(),
+        "community": result.community.tolist(),
+    }
+    names = list(columns)
+    values = list(zip(*columns.values(), strict=True))
     rows = []
-    for i, (parts, _) in enumerate(explain(edges, result.score, inputs.names, top)):
-        parts.update(
-            reach=float(result.reach[i]),
-            audience=int(result.audience[i]),
-            audience_2hop=float(result.audience_2hop[i]),
-            pagerank=float(result.pagerank.x[i]),
-            pagerank_rank=int(pr_rank[i]),
-            leaderrank=float(result.leaderrank[i]),
-            coreness=int(result.coreness[i]),
-            engagement_rate=_num(result.rates[i]),
-            quality=float(result.quality[i]),
-            spam=float(inputs.spam[i]),
-            community=int(result.community[i]),
-        )
+    for i, parts in enumerate(explain_parts(edges, result.score, inputs.names, top)):
+        parts.update(zip(names, values[i], strict=True))
         rows.append(
             {"run_id": run_id, "platform": platform, "account_id": parts["account_id"],
              "interest": "", "score": parts["score"], "rank": parts["rank"], "parts": parts,
@@ -519,10 +526,6 @@ def community_rows(
              "voices": voices, "explanation": text + f"top voices {', '.join(names)}"}
         )  # fmt: skip
     return out
-
-
-def _num(x: float) -> float | None:
-    return None if np.isnan(x) else float(x)
 
 
 def describe_influence(parts: dict[str, Any]) -> str:
