@@ -18,6 +18,7 @@ import hashlib
 import json
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -28,7 +29,7 @@ from sqlalchemy import insert
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col, func, select
 
-from crawlers.config import Settings
+from crawlers.config import GraphSettings, Settings
 from crawlers.models import (
     Account,
     AccountLabel,
@@ -141,6 +142,22 @@ def analyse(edges: EdgeSet, inputs: Inputs, settings: Settings) -> Analysis:
     """All measures of ``edges`` (pure: reads nothing else, changes nothing)."""
     cfg, t = settings.graph, _Timer()
     matrix = to_csr(edges)
+    # Louvain (igraph, C) runs beside the other measures: it lets go of the GIL
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="louvain") as pool:
+        louvain = pool.submit(
+            communities, matrix, seed=cfg.community_seed, resolution=cfg.community_resolution
+        )
+        out = _measures(edges, inputs, cfg, matrix, t)
+        out.community = louvain.result()
+    out.modularity = modularity_of(matrix, out.community, cfg.community_resolution)
+    t.lap("communities (waited)")
+    out.seconds = t.laps
+    return out
+
+
+def _measures(
+    edges: EdgeSet, inputs: Inputs, cfg: GraphSettings, matrix: Any, t: _Timer
+) -> Analysis:
     op = PageRankOperator(matrix)  # built once: overall and every per-interest walk reuse it
     uniform = np.full(edges.n_nodes, 1.0 / edges.n_nodes)
     pr = op.solve(cfg.damping, uniform, uniform, uniform, cfg.tol, cfg.max_iter)
@@ -159,9 +176,6 @@ def analyse(edges: EdgeSet, inputs: Inputs, settings: Settings) -> Analysis:
     )
     q = quality(rates, inputs.spam)
     t.lap("reach")
-    labels = communities(matrix, seed=cfg.community_seed, resolution=cfg.community_resolution)
-    mod = modularity_of(matrix, labels, cfg.community_resolution)
-    t.lap("communities")
     aff, counts = affinity(
         inputs.post_author, inputs.post_interests, inputs.node_tags, inputs.interests,
         prior=cfg.interest_prior,
@@ -186,8 +200,8 @@ def analyse(edges: EdgeSet, inputs: Inputs, settings: Settings) -> Analysis:
     return Analysis(
         pagerank=pr, leaderrank=lr, coreness=core, audience=audience,
         audience_2hop=s @ audience.astype(np.float64), reach=reach, beta=beta, rates=rates,
-        quality=q, score=reach * q, community=labels, modularity=mod, affinity=aff,
-        interest_posts=counts, per_interest=per_interest, seconds=t.laps,
+        quality=q, score=reach * q, community=np.zeros(0, np.int64), modularity=0.0,
+        affinity=aff, interest_posts=counts, per_interest=per_interest,
     )  # fmt: skip
 
 
@@ -508,10 +522,10 @@ def community_rows(
     run_id: int, platform: str, edges: EdgeSet, inputs: Inputs, result: Analysis, top: int = 3
 ) -> list[dict[str, Any]]:
     """A ``Community`` row per community of two or more users."""
-    node_interests = [
-        [inputs.interests[j] for j in np.flatnonzero(row).tolist()]
-        for row in result.interest_posts > 0
-    ] if len(inputs.interests) else [[] for _ in edges.ids]  # fmt: skip
+    node_interests: list[list[str]] = [[] for _ in edges.ids]
+    nodes, cols = np.nonzero(result.interest_posts > 0)
+    for i, j in zip(nodes.tolist(), cols.tolist(), strict=True):
+        node_interests[i].append(inputs.interests[j])
     out = []
     for group in describe(result.community, result.score, node_interests, top=top):
         if group["size"] < 2:
