@@ -17,8 +17,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import multiprocessing
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -138,16 +138,65 @@ class Analysis:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-def analyse(edges: EdgeSet, inputs: Inputs, settings: Settings) -> Analysis:
-    """All measures of ``edges`` (pure: reads nothing else, changes nothing)."""
+def find_communities(matrix: Any, cfg: GraphSettings) -> NDArray[np.int64]:
+    """Louvain community per node under ``cfg`` (seeded)."""
+    return communities(matrix, seed=cfg.community_seed, resolution=cfg.community_resolution)
+
+
+#: from this many edges Louvain runs in a child process beside loading and the other measures
+#: (at 10^6 edges it takes ~7 s, a fifth of the stage; igraph holds the GIL, so a thread would
+#: not overlap)
+BACKGROUND_LOUVAIN_EDGES = 200_000
+
+
+class Background:
+    """One function call in a child process (spawned: safe beside the scheduler's threads)."""
+
+    def __init__(self, fn: Any, *args: Any) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self._recv, send = ctx.Pipe(duplex=False)
+        self._proc = ctx.Process(target=_call_and_send, args=(send, fn, args), daemon=True)
+        self._proc.start()
+        send.close()
+
+    def result(self) -> Any:
+        try:
+            ok, value = self._recv.recv()
+        except EOFError as exc:  # the child died without an answer (killed, out of memory)
+            raise RuntimeError(
+                f"background {self._proc.name} exited with {self._proc.exitcode}"
+            ) from exc
+        finally:
+            self._proc.join()
+        if not ok:
+            raise value
+        return value
+
+    def cancel(self) -> None:
+        if self._proc.is_alive():
+            self._proc.terminate()
+        self._proc.join()
+        self._recv.close()
+
+
+def _call_and_send(send: Any, fn: Any, args: tuple[Any, ...]) -> None:
+    try:
+        send.send((True, fn(*args)))
+    except BaseException as exc:  # handed to the parent, which raises it
+        send.send((False, exc))
+
+
+def analyse(
+    edges: EdgeSet, inputs: Inputs, settings: Settings, louvain: Background | None = None
+) -> Analysis:
+    """All measures of ``edges`` (pure: reads nothing else, changes nothing). ``louvain``: the
+    communities already being found in a child process (``find_communities``)."""
     cfg, t = settings.graph, _Timer()
     matrix = to_csr(edges)
-    # Louvain (igraph, C) runs beside the other measures: it lets go of the GIL
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="louvain") as pool:
-        louvain = pool.submit(
-            communities, matrix, seed=cfg.community_seed, resolution=cfg.community_resolution
-        )
-        out = _measures(edges, inputs, cfg, matrix, t)
+    out = _measures(edges, inputs, cfg, matrix, t)
+    if louvain is None:
+        out.community = find_communities(matrix, cfg)
+    else:
         out.community = louvain.result()
     out.modularity = modularity_of(matrix, out.community, cfg.community_resolution)
     t.lap("communities (waited)")
@@ -224,6 +273,25 @@ def rank_platform(session: Session, settings: Settings, platform: str, now: date
         logger.info("nothing to rank on %s: no interactions between two users", platform)
         return 0
     t.lap("load_edges")
+    louvain = None
+    if edges.n_edges >= BACKGROUND_LOUVAIN_EDGES:
+        louvain = Background(find_communities, to_csr(edges), settings.graph)
+    try:
+        return _rank_loaded(session, settings, platform, now, edges, louvain, t)
+    finally:
+        if louvain is not None:
+            louvain.cancel()  # a no-op once its result was read
+
+
+def _rank_loaded(
+    session: Session,
+    settings: Settings,
+    platform: str,
+    now: datetime,
+    edges: EdgeSet,
+    louvain: Background | None,
+    t: _Timer,
+) -> int:
     inputs = load_inputs(session, settings, platform, edges.ids)
     t.lap("load_inputs")
     params = score_params(settings)
@@ -233,7 +301,7 @@ def rank_platform(session: Session, settings: Settings, platform: str, now: date
     if latest is not None and latest.fingerprint == digest:
         logger.info("%s: input unchanged since run %s, nothing to rank", platform, latest.id)
         return 0
-    result = analyse(edges, inputs, settings)
+    result = analyse(edges, inputs, settings, louvain)
     result.seconds = {**t.laps, **result.seconds}
     if settings.graph.half_life_days > 0:
         params = {**params, "now": now.isoformat()}

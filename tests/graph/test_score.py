@@ -256,3 +256,32 @@ def test_interest_rankings_keep_the_best_interest_top(
     coffee = score.latest_scores(two_groups, "weibo", interest="coffee")
     assert [(r.account_id, r.rank, r.parts["of"]) for r in coffee] == [("100", 1, 2)]
     assert score.latest_run(two_groups, "weibo").summary["interests"]["coffee"] == 2
+
+
+def test_louvain_in_a_child_process_gives_the_same_communities(
+    two_groups: Session, bare_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    score.run(two_groups, bare_settings, NOW)
+    inline = {
+        r.account_id: r.parts["community"] for r in score.latest_scores(two_groups, "weibo", 100)
+    }
+    monkeypatch.setattr(score, "BACKGROUND_LOUVAIN_EDGES", 1)
+    bare_settings.graph.explain_top = 2  # a new input: ranks again, now with the child process
+    assert score.run(two_groups, bare_settings, NOW) > 0
+    child = {
+        r.account_id: r.parts["community"] for r in score.latest_scores(two_groups, "weibo", 100)
+    }
+    assert child == inline
+    assert score.run(two_groups, bare_settings, NOW) == 0  # unchanged: the child is stopped
+
+
+def _fails(x: int) -> int:
+    raise ValueError(f"bad {x}")
+
+
+def test_background_hands_back_results_and_errors() -> None:
+    assert score.Background(divmod, 7, 2).result() == (3, 1)
+    with pytest.raises(ValueError, match="bad 3"):
+        score.Background(_fails, 3).result()
+    slow = score.Background(__import__("time").sleep, 30)
+    slow.cancel()  # returns at once: the child is terminated
