@@ -199,7 +199,7 @@ def analyse(
     else:
         out.community = louvain.result()
     out.modularity = modularity_of(matrix, out.community, cfg.community_resolution)
-    t.lap("communities (waited)")
+    t.lap("louvain_wait")
     out.seconds = t.laps
     return out
 
