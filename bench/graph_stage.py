@@ -126,14 +126,15 @@ def main() -> None:
                   f"{time.perf_counter() - t0:.1f} s")  # fmt: skip
             base = baseline(session, settings)
             start = time.perf_counter()
-            written = score.run(session, settings, NOW)
+            ranked = score.run(session, settings, NOW)
             stage = time.perf_counter() - start
             run = score.latest_run(session, "weibo")
             assert run is not None
-            print(f"stage: {written} score rows, {run.nodes} users, {run.edges} edges, "
-                  f"{run.summary['communities']} communities")  # fmt: skip
+            print(f"stage: {ranked} users ranked, {run.edges} edges, "
+                  f"{run.summary['communities']} communities, "
+                  f"{sum(run.summary['interests'].values())} per-interest entries")  # fmt: skip
             for part, seconds in run.summary["seconds"].items():
-                print(f"  {part:<12} {seconds:8.2f} s")
+                print(f"  {part:<14} {seconds:8.2f} s")
             again = time.perf_counter()
             assert score.run(session, settings, NOW) == 0
             rerun = time.perf_counter() - again

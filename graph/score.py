@@ -64,7 +64,8 @@ ALGORITHM = "influence/2"
 
 
 def run(session: Session, settings: Settings, now: datetime | None = None) -> int:
-    """Rank every platform that has interactions; return the number of scores written."""
+    """Rank every platform that has interactions; return the number of users ranked (0 when
+    nothing changed)."""
     now = now or utcnow()
     platforms = session.exec(
         select(Interaction.platform).distinct().order_by(Interaction.platform)
@@ -307,16 +308,17 @@ def _rank_loaded(
         params = {**params, "now": now.isoformat()}
     written = _store(session, platform, digest, params, edges, inputs, result, settings)
     logger.info(
-        "%s: ranked %d users over %d edges (PageRank %d iterations, %d communities, "
-        "modularity %.3f)",
+        "%s: ranked %d users over %d edges, %d score rows (PageRank %d iterations, "
+        "%d communities, modularity %.3f)",
         platform,
         edges.n_nodes,
+        written,
         edges.n_edges,
         result.pagerank.iterations,
         int(result.community.max(initial=-1)) + 1,
         result.modularity,
     )
-    return written
+    return edges.n_nodes
 
 
 def rank_edges(edges: EdgeSet, settings: Settings, personalization: Any = None) -> PowerIteration:
