@@ -124,6 +124,8 @@ class Context:
     graph_loader: Callable[[str], PlatformGraph | None] | None = None
     by_author: dict[Key, list[LabeledPost]] = field(default_factory=dict)
     _graphs: dict[str, PlatformGraph | None] = field(default_factory=dict)
+    #: the follow rule's picks per campaign, computed once per run
+    picks: dict[str, list[Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         grouped: dict[Key, list[LabeledPost]] = defaultdict(list)
@@ -421,6 +423,23 @@ def follow_rule(ctx: Context, name: str, camp: Campaign, bot: BotSettings) -> It
     them the ones adding most reach to the campaign's current follows (influence
     maximisation), ``"rank"`` the best ranked. Suppressed users and users the campaign already
     has a follow draft for are never candidates; queued and sent follows count toward the k."""
+    interests = set(camp.interests)
+    for key, posts, matched_tags, reach in follow_picks(ctx, name, camp, bot):
+        yield _follow(ctx, name, key, posts, matched_tags, interests, reach)
+
+
+Pick = tuple[Key, list[LabeledPost], list[str], dict[str, Any] | None]
+
+
+def follow_picks(ctx: Context, name: str, camp: Campaign, bot: BotSettings) -> list[Pick]:
+    """The follow rule's picks for campaign ``name`` (computed once per run: the look-alike
+    rule leaves them out, so the two rules never propose the same user)."""
+    if name not in ctx.picks:
+        ctx.picks[name] = _follow_picks(ctx, name, camp, bot)
+    return ctx.picks[name]
+
+
+def _follow_picks(ctx: Context, name: str, camp: Campaign, bot: BotSettings) -> list[Pick]:
     interests, tags = set(camp.interests), set(camp.tags)
     rule = "follow_top_influence"
     held = [
@@ -429,7 +448,7 @@ def follow_rule(ctx: Context, name: str, camp: Campaign, bot: BotSettings) -> It
     ]  # fmt: skip
     want = bot.follow_top_k - len(held)
     if want <= 0:
-        return
+        return []
     shortlist: list[tuple[Key, list[LabeledPost], list[str]]] = []
     for key in sorted(ctx.scores, key=lambda k: ctx.interest_order(k, interests)):
         if len(shortlist) >= bot.follow_shortlist:
@@ -446,9 +465,7 @@ def follow_rule(ctx: Context, name: str, camp: Campaign, bot: BotSettings) -> It
             shortlist.append((key, posts, matched_tags))
     engaged = [(p, a) for (c, p, a), (_, status) in ctx.follows.items()
                if c == name and status not in RELEASED]  # fmt: skip
-    picks = _pick_for_reach(ctx, name, shortlist, engaged, want, bot.follow_pick)
-    for key, posts, matched_tags, reach in picks:
-        yield _follow(ctx, name, key, posts, matched_tags, interests, reach)
+    return _pick_for_reach(ctx, name, shortlist, engaged, want, bot.follow_pick)
 
 
 Shortlisted = tuple[Key, list[LabeledPost], list[str]]
@@ -461,7 +478,7 @@ def _pick_for_reach(
     engaged: list[Key],
     want: int,
     how: str,
-) -> list[tuple[Key, list[LabeledPost], list[str], dict[str, Any] | None]]:
+) -> list[Pick]:
     """``want`` of the shortlist: by combined reach per platform graph, else in rank order."""
     by_key = {item[0]: item for item in shortlist}
     chosen: list[tuple[float, int, Key, dict[str, Any]]] = []
@@ -556,6 +573,7 @@ def lookalike_rule(ctx: Context, name: str, camp: Campaign, bot: BotSettings) ->
             a for (c, p, a), (_, status) in ctx.follows.items()
             if c == name and p == platform and status != "expired"
         }  # fmt: skip
+        exclude |= {a for (p, a), *_ in follow_picks(ctx, name, camp, bot) if p == platform}
         profile = profiles(ctx, platform)
         for account, score, parts in lookalike_accounts(graph, mine, profile, want, exclude):
             found.append((score, (platform, account), parts))

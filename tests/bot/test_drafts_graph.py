@@ -109,3 +109,20 @@ def test_lookalikes_of_the_seed_account(session: Session) -> None:
     assert ev["seeds"] == ["博主a1"] and ev["ppr"] == 1.0 and ev["similarity"] == 1.0
     assert draft.evidence["rule"]["why"].startswith("looks like 博主a1: graph closeness 1.00")
     assert drafts.run(session, settings, now=T0) == 0
+
+
+def test_follow_and_lookalike_rules_never_race_for_one_user(session: Session) -> None:
+    shared_audience_world(session)
+    # one more fan makes a2 the top-ranked: the follow rule picks a2, and a2 is also the user
+    # most like the seed a1
+    session.add(Interaction(platform="weibo", kind="repost", src_id="f9", dst_id="a2",
+                            post_id="extra", created_at=T0 - timedelta(days=1)))  # fmt: skip
+    session.commit()
+    settings = settings_for(follow_top_k=1, follow_pick="rank", lookalike_top_k=2)
+    score.run(session, settings, T0)
+    assert score.latest_scores(session, "weibo", 1, interest="coffee")[0].account_id == "a2"
+    first = drafts.run(session, settings, now=T0)
+    targets = [d.target_account for d in follows(session) + follows(session, "follow_lookalike")]
+    assert first == 3 and len(set(targets)) == 3 and "a2" in targets
+    # nothing left over for a second run: each rule got all its places the first time
+    assert drafts.run(session, settings, now=T0 + timedelta(hours=1)) == 0
