@@ -132,6 +132,13 @@ def pretrain(
 @click.option("--max-len", type=int, default=128, show_default=True)
 @click.option("--threads", type=int, default=None)
 @click.option("--seed", type=int, default=13, show_default=True)
+@click.option(
+    "--split-seed",
+    type=int,
+    default=None,
+    help="transformer: seed of the train/validation split (default: --seed), so that "
+    "fine-tuning seeds can vary on one split.",
+)
 @click.option("--onnx/--no-onnx", default=True, help="transformer: also export ONNX int8.")
 @click.option("--data-dir", type=click.Path(path_type=Path), default=None)
 @click.pass_obj
@@ -147,6 +154,7 @@ def train(
     max_len: int,
     threads: int | None,
     seed: int,
+    split_seed: int | None,
     onnx: bool,
     data_dir: Path | None,
 ) -> None:
@@ -174,7 +182,7 @@ def train(
         )
     target = out or Path("var/models/finetuned")
     for head in wanted:
-        tr, val = head_data(head, root, seed=seed)
+        tr, val = head_data(head, root, seed=seed if split_seed is None else split_seed)
         finetune(
             base,
             head,

@@ -289,3 +289,38 @@ def test_corpus_is_cleaned_deduplicated_and_seeded(tmp_path: Path) -> None:
         path, exclude={"这是测试集里的句子"}, extra=["额外的标注文本"], seed=1
     )
     assert len(load_corpus(path, limit=1)) == 1
+
+
+def test_train_split_seed_keeps_the_split_while_the_seed_varies(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`nlp train --seed 15 --split-seed 13`: fine-tuning seed 15 on the seed-13 split (how the
+    GPU-trained heads were chosen among seeds on one validation set)."""
+    from click.testing import CliRunner
+
+    import nlp.datasets
+    import nlp.transformer.finetune as finetune_mod
+    from bot.cli import cli
+
+    seen: dict[str, int] = {}
+
+    def fake_head_data(head: str, root: Path, seed: int = 13, **_: Any) -> Any:
+        seen["split"] = seed
+        return [], []
+
+    def fake_finetune(base: Path, head: str, *args: Any, **kwargs: Any) -> None:
+        seen["finetune"] = kwargs["seed"]
+        out = Path(args[3])
+        out.mkdir(parents=True)
+        (out / "recipe.json").write_text('{"val": {}}')
+
+    monkeypatch.setattr(nlp.datasets, "head_data", fake_head_data)
+    monkeypatch.setattr(finetune_mod, "finetune", fake_finetune)
+    args = ["nlp", "train", "--backend", "transformer", "--head", "emotion", "--no-onnx"]
+    args += ["--base", str(tmp_path), "--data-dir", str(tmp_path), "--seed", "15"]
+    result = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "a"), "--split-seed", "13"])
+    assert result.exit_code == 0, result.output
+    assert seen == {"split": 13, "finetune": 15}
+    result = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "b")])
+    assert result.exit_code == 0, result.output
+    assert seen == {"split": 15, "finetune": 15}  # without --split-seed: --seed for both
