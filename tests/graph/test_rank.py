@@ -299,3 +299,27 @@ def test_reordered_operator_gives_the_same_answer_in_node_order(seed: int) -> No
     for kwargs in ({}, {"p": p, "dangling_weights": d, "x0": x0}):
         want, got = plain.solve(tol=1e-13, **kwargs), reordered.solve(tol=1e-13, **kwargs)
         assert got.converged and np.abs(got.x - want.x).max() < 1e-13
+
+
+def test_threaded_matvec_on_row_blocks_equals_the_plain_product(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from graph import rank
+
+    rng = np.random.default_rng(11)
+    n = 300
+    rows, cols = rng.integers(0, n, 4000), rng.zipf(1.5, 4000) % n
+    m = sp.csr_array((rng.random(4000), (rows, cols)), shape=(n, n))
+    m.sum_duplicates()
+    x = rng.random(n)
+    monkeypatch.setattr(rank, "PARALLEL_NNZ", 1)
+    for threads in (2, 3, 7):
+        mv = rank.MatVec(m, threads=threads)
+        assert 1 < len(mv.blocks) <= threads
+        assert sum(b.nnz for b in mv.blocks) == m.nnz
+        assert np.array_equal(mv(x), m @ x)
+    # the whole PageRank on blocks equals the one on the plain matrix
+    threaded = rank.PageRankOperator(m).solve(tol=1e-12)
+    monkeypatch.setattr(rank, "PARALLEL_NNZ", 10**9)
+    plain = rank.PageRankOperator(m).solve(tol=1e-12)
+    assert np.array_equal(threaded.x, plain.x) and threaded.iterations == plain.iterations
