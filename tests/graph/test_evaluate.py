@@ -188,8 +188,11 @@ def test_evaluate_network_on_email_eu_core(shared_dir) -> None:
     if not path.is_file():
         pytest.skip(f"{path} is absent (SNAP's email-Eu-core is not in this shared folder)")
     src, dst, _ = load_edge_list(path)
-    out = evaluate_network(src, dst, betas_factors=(1.0,), runs=10)
+    out = evaluate_network(src, dst, betas_factors=(1.0,), runs=50, seed=7)
     assert out["nodes"] == 1005
     taus = out["results"][0]["tau"]
-    # every ranking tracks spreading influence on this network (tau ~ 0.7-0.8 at 100 runs)
+    # every ranking tracks spreading influence on this network (tau ~ 0.7-0.8 at 50 runs)
     assert all(t > 0.5 for t in taus.values())
+    # ours ranks spreaders better than in-degree and PageRank (0.774 / 0.759 / 0.708 here;
+    # the margin held for every seed tried, and grows with more runs: docs/graph.md)
+    assert taus["influence"] > taus["in_degree"] > taus["pagerank"]
