@@ -95,7 +95,12 @@ def approve(obj: Context, draft_id: int, expected_hash: str | None, actor: str |
     from bot.review import approve as do_approve
 
     d = with_session(
-        obj, lambda s: _fields(do_approve(s, draft_id, _actor(actor), expected_hash=expected_hash))
+        obj,
+        lambda s: _fields(
+            do_approve(
+                s, draft_id, _actor(actor), expected_hash=expected_hash, settings=obj.settings.bot
+            )
+        ),
     )
     click.echo(f"approved draft #{d['id']} [{d['hash'][:12]}]")
 
@@ -111,7 +116,10 @@ def edit(obj: Context, draft_id: int, new_text: str, actor: str | None) -> None:
     """Replace a draft's text (it must be approved again)."""
     from bot.review import edit as do_edit
 
-    d = with_session(obj, lambda s: _fields(do_edit(s, draft_id, new_text, _actor(actor))))
+    d = with_session(
+        obj,
+        lambda s: _fields(do_edit(s, draft_id, new_text, _actor(actor), settings=obj.settings.bot)),
+    )
     click.echo(f"edited draft #{d['id']} [{d['hash'][:12]}]; approve it to use the new text")
 
 

@@ -45,6 +45,7 @@ from bot.guardrails import (
     usable_templates,
 )
 from bot.review import SYSTEM_ACTOR, as_utc, expire_due
+from bot.textcheck import TextChecks, problems
 from crawlers.config import BotSettings, Campaign, Settings
 from crawlers.models import (
     Account,
@@ -676,13 +677,26 @@ def _timestamp(post: LabeledPost) -> float:
 
 
 def proposals(ctx: Context, settings: Settings) -> Iterator[Proposal]:
-    """Every rule of every campaign, interleaved so the cap is shared fairly."""
+    """Every rule of every campaign, interleaved so the cap is shared fairly; texts that could
+    never be approved (sensitive words, disallowed links, hidden characters, e.g. from a
+    user's name filled into a template) are left out and logged."""
     streams = [
         rule(ctx, name, camp, settings.bot)
         for name, camp in settings.campaigns.items()
         for rule in RULES
     ]
-    return roundrobin(*streams)
+    return _approvable(roundrobin(*streams), TextChecks.of(settings.bot))
+
+
+def _approvable(items: Iterable[Proposal], checks: TextChecks) -> Iterator[Proposal]:
+    for p in items:
+        found = problems(p.text, checks) if p.text else []
+        if found:
+            logger.warning("not drafted: %s %s on %s for %s (rule %s): the text %s",
+                           p.kind, p.target_post or p.target_account, p.platform, p.campaign,
+                           p.rule, "; ".join(found))  # fmt: skip
+            continue
+        yield p
 
 
 def run(

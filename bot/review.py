@@ -17,14 +17,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlmodel import Session, col, select
 
 from bot.guardrails import add_suppression, fit_key
+from bot.textcheck import TextChecks, closest, problems
+from crawlers.config import BotSettings
 from crawlers.errors import ReviewError
-from crawlers.models import AuditEvent, Draft, Suppression, content_hash, utcnow
+from crawlers.models import Account, AuditEvent, Draft, Suppression, content_hash, utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -83,9 +85,13 @@ def approve(
     actor: str,
     expected_hash: str | None = None,
     now: datetime | None = None,
+    settings: BotSettings | None = None,
 ) -> Draft:
-    """Approve the draft's current text; refused if it changed since ``expected_hash`` was read."""
+    """Approve the draft's current text; refused if it changed since ``expected_hash`` was read,
+    or if the text fails a check of ``bot.textcheck`` (sensitive words, links, hidden
+    characters, a near-duplicate of a reply or repost approved or sent recently)."""
     now = as_utc(now or utcnow())
+    bot = settings or BotSettings()
     draft = get_draft(session, draft_id)
     _check_transition(draft, "approved")
     _check_not_expired(draft, now, "approved")
@@ -94,6 +100,8 @@ def approve(
             f"draft {draft_id} changed since you read it (you saw {expected_hash[:12]}, it is now "
             f"{draft.content_hash[:12]}). Show it again and approve the text you see."
         )
+    _check_text(draft, draft.text, bot)
+    _check_not_duplicate(session, draft, bot, now)
     draft.approved_hash = draft.content_hash
     return _commit(session, draft, "approved", actor, now, draft.content_hash)
 
@@ -113,9 +121,16 @@ def _same_hash(seen: str, current: str) -> bool:
 
 
 def edit(
-    session: Session, draft_id: int, new_text: str, actor: str, now: datetime | None = None
+    session: Session,
+    draft_id: int,
+    new_text: str,
+    actor: str,
+    now: datetime | None = None,
+    settings: BotSettings | None = None,
 ) -> Draft:
-    """Replace the draft's text; the hash is recomputed and any approval is void."""
+    """Replace the draft's text; the hash is recomputed and any approval is void. A text with
+    sensitive words, disallowed links or hidden characters is refused (it could never be
+    approved)."""
     now = as_utc(now or utcnow())
     draft = get_draft(session, draft_id)
     _check_transition(draft, "edited")
@@ -124,6 +139,7 @@ def edit(
         raise ReviewError(
             f"draft {draft_id} is a follow: it has no text to edit. Approve or reject it."
         )
+    _check_text(draft, new_text, settings or BotSettings())
     before = draft.content_hash
     draft.text = new_text
     draft.content_hash = content_hash(
@@ -189,6 +205,55 @@ def _unsent_drafts_for(session: Session, platform: str, account_id: str) -> Sequ
         col(Draft.status).in_(UNSENT),
     )
     return session.exec(stmt).all()
+
+
+def _check_text(draft: Draft, text: str, bot: BotSettings) -> None:
+    found = problems(text, TextChecks.of(bot))
+    if found:
+        raise ReviewError(f"draft {draft.id}: the text " + "; ".join(found) + ".")
+
+
+#: statuses whose text counts as said (or about to be) for the near-duplicate check
+SAID = ("approved", "sending", "sent")
+
+
+def _check_not_duplicate(session: Session, draft: Draft, bot: BotSettings, now: datetime) -> None:
+    """Refuse a reply or repost too like one approved or sent on the platform recently."""
+    if draft.kind == "follow" or not draft.text.strip():
+        return
+    since = now - timedelta(days=bot.duplicate_window_days)
+    stmt = select(Draft.id, Draft.text, Draft.target_account).where(
+        Draft.platform == draft.platform,
+        col(Draft.status).in_(SAID),
+        Draft.id != draft.id,
+        col(Draft.kind).in_(("reply", "repost", "post")),
+        col(Draft.updated_at) >= since,
+    )
+    rows = session.exec(stmt).all()
+    if not rows:
+        return
+    names = _names(session, draft.platform, {draft.target_account, *(r[2] for r in rows)})
+    recent = [(i, text, names.get(a, "")) for i, text, a in rows if i is not None]
+    other, score = closest(draft.text, names.get(draft.target_account, ""), recent)
+    if other is not None and score >= bot.duplicate_similarity:
+        raise ReviewError(
+            f"draft {draft.id} is {score:.0%} like draft {other}, already {_status(session, other)}"
+            f" on {draft.platform} (the addressee's name left out; [bot] duplicate_similarity = "
+            f"{bot.duplicate_similarity}): the same words to many people read as spam. Edit it "
+            "to speak to this post."
+        )
+
+
+def _names(session: Session, platform: str, accounts: set[str]) -> dict[str, str]:
+    stmt = select(Account.platform_id, Account.name).where(
+        Account.platform == platform, col(Account.platform_id).in_(sorted(accounts))
+    )
+    return {pid: name for pid, name in session.exec(stmt) if name}
+
+
+def _status(session: Session, draft_id: int) -> str:
+    row = session.get(Draft, draft_id)
+    return row.status if row else "gone"
 
 
 def _check_transition(draft: Draft, target: str) -> None:

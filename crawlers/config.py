@@ -182,12 +182,24 @@ class GraphSettings(Section):
     weights: EdgeWeights = Field(default_factory=EdgeWeights)
 
 
+#: words that get marketing accounts limited on Weibo (traffic diversion, rebates, paid
+#: orders); a draft holding one cannot be approved
+DEFAULT_SENSITIVE_WORDS = (
+    "加微信", "加vx", "加v信", "私信领取", "免费领取", "返现", "刷单", "代购", "兼职", "日赚",
+    "稳赚", "点击链接",
+)  # fmt: skip
+
+
 class BotSettings(Section):
     follow_top_k: int = Field(default=10, ge=0)
     follow_min_interest_share: float = Field(default=0.3, ge=0, le=1)
     follow_pick: Literal["reach", "rank"] = "reach"
     follow_shortlist: int = Field(default=50, ge=1)
     lookalike_top_k: int = Field(default=5, ge=0)
+    sensitive_words: list[str] = Field(default_factory=lambda: list(DEFAULT_SENSITIVE_WORDS))
+    allowed_link_domains: list[str] = Field(default_factory=list)
+    duplicate_similarity: float = Field(default=0.8, gt=0, le=1)
+    duplicate_window_days: int = Field(default=30, ge=1)
     reply_to_questions: bool = True
     repost_top_k: int = Field(default=5, ge=0)
     repost_min_sentiment: float = Field(default=0.6, ge=0, le=1)

@@ -192,3 +192,20 @@ def test_one_queued_reply_per_author(session: Session) -> None:
     review.reject(session, reply.id, "alice", "not now", now=T0)
     assert drafts.run(session, settings, now=T0) == 1
     assert _targets(session, "reply") == ["p1", "p8"]
+
+
+def test_texts_that_could_never_be_approved_are_not_drafted(
+    session: Session, caplog: pytest.LogCaptureFixture
+) -> None:
+    build_world(session)
+    # a template with a link and one whose filled-in name carries a sensitive word
+    settings = bot_settings(
+        reply_templates=["你好{name}，详情见 http://spam.example.com"],
+        repost_templates=["{brand}推荐！加微信了解更多"],
+    )
+    with caplog.at_level(logging.WARNING, logger="bot.drafts"):
+        drafts.run(session, settings, now=T0)
+    assert _targets(session, "reply") == _targets(session, "repost") == []
+    assert "links to http://spam.example.com" in caplog.text
+    assert "sensitive words 加微信" in caplog.text
+    assert _targets(session, "follow")  # follows carry no text: unaffected

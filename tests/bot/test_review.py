@@ -12,12 +12,15 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from sqlmodel import Session, col, select
 
 from bot import review
+from bot.textcheck import TextChecks, closest, problems
+from crawlers.config import BotSettings
 from crawlers.errors import ReviewError
 from crawlers.models import AuditEvent, Draft, Suppression, content_hash
 from crawlers.store import make_engine, migrate
 from tests.bot.world import T0
 
 TTL = timedelta(hours=72)
+CHECKS = TextChecks.of(BotSettings())
 
 
 def make_draft(
@@ -176,7 +179,13 @@ class ReviewMachine(RuleBasedStateMachine):
         i = self.ids[n]
         current = self.session.get(Draft, i).content_hash  # type: ignore[union-attr]
         expected = {"none": None, "current": current, "stale": "0" * 64}[seen]
-        ok = self.status[i] in review.OPEN and self._live() and seen != "stale"
+        ok = (
+            self.status[i] in review.OPEN
+            and self._live()
+            and seen != "stale"
+            and not self._problems(i)
+            and not self._like_an_approved(i)
+        )
         self._attempt(
             i,
             ok,
@@ -188,10 +197,33 @@ class ReviewMachine(RuleBasedStateMachine):
     def edit(self, n: int, text: str) -> None:
         i = self.ids[n]
         # draft 2 is a follow: it has no text to edit
-        ok = self.status[i] in (*review.OPEN, "approved") and self._live() and n != 2
+        ok = (
+            self.status[i] in (*review.OPEN, "approved")
+            and self._live()
+            and n != 2
+            and not problems(text, CHECKS)  # sensitive words, links, hidden characters
+        )
         self._attempt(
             i, ok, "edited", lambda: review.edit(self.session, i, text, "bob", now=self.now)
         )
+
+    def _problems(self, i: int) -> list[str]:
+        return problems(self.session.get(Draft, i).text, CHECKS)  # type: ignore[union-attr]
+
+    def _like_an_approved(self, i: int) -> bool:
+        """The near-duplicate guardrail: too like a text already approved (not a follow)."""
+        d = self.session.get(Draft, i)
+        assert d is not None
+        if d.kind == "follow" or not d.text.strip():
+            return False
+        said = [
+            (j, o.text, "")
+            for j in self.ids
+            if j != i and self.status[j] == "approved" and (o := self.session.get(Draft, j))
+            and o.kind != "follow"
+        ]  # fmt: skip
+        other, score = closest(d.text, "", said)
+        return other is not None and score >= CHECKS.duplicate_similarity
 
     @rule(n=st.integers(0, 2))
     def reject(self, n: int) -> None:
