@@ -68,6 +68,8 @@ QUEUED = ("pending", "edited", "approved")
 #: supporting posts quoted in a follow draft's evidence
 EVIDENCE_POSTS = 3
 EVIDENCE_TEXT_CHARS = 500
+#: the post's text as the ``post`` template slot sees it
+TEMPLATE_POST_CHARS = 60
 
 
 @dataclass(frozen=True)
@@ -394,6 +396,10 @@ def _text_proposal(
         "name": ctx.names.get(post.author, ""),
         "topic": _topic(post, camp),
         "brand": camp.brand,
+        "interest": ", ".join(sorted(post.interests & set(camp.interests))),
+        "keywords": "、".join(post.keywords[:3]),
+        "post": post.text[:TEMPLATE_POST_CHARS],
+        "campaign": name,
     }
     text = render_template(_pick(templates, key), values)
     evidence = _evidence(

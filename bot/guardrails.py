@@ -6,13 +6,14 @@ rendering live here so that drafting rules stay small and the checks are tested 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import logging
 import string
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlmodel import Session, select
 
@@ -25,7 +26,7 @@ T = TypeVar("T")
 #: the length of ``Draft.dedup_key``
 DEDUP_KEY_MAX = 128
 #: placeholders a template may use
-TEMPLATE_FIELDS = frozenset({"name", "topic", "brand"})
+TEMPLATE_FIELDS = frozenset({"name", "topic", "brand", "interest", "keywords", "post", "campaign"})
 
 
 def suppressed_accounts(session: Session) -> set[tuple[str, str]]:
@@ -78,6 +79,33 @@ class _SafeValues(dict[str, str]):
         return "{" + key + "}"
 
 
+def is_jinja(template: str) -> bool:
+    """Whether ``template`` is written for Jinja2 (``{{ name }}``, ``{% if %}``) rather than
+    as a plain ``{name}`` format string."""
+    return any(mark in template for mark in ("{{", "{%", "{#"))
+
+
+@functools.cache
+def _jinja() -> Any:
+    from jinja2 import StrictUndefined
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    # sandboxed: no attribute access to internals, no mutation; plain text out (escaping is
+    # the web page's job); an unknown variable is an error, found when the template is tried
+    return ImmutableSandboxedEnvironment(
+        autoescape=False, undefined=StrictUndefined, keep_trailing_newline=False
+    )
+
+
+def _render_jinja(template: str, values: dict[str, str]) -> str:
+    from jinja2 import TemplateError
+
+    try:
+        return str(_jinja().from_string(template).render(**values))
+    except TemplateError as exc:  # syntax, undefined variable, sandbox violation
+        raise ValueError(f"{type(exc).__name__}: {exc}") from exc
+
+
 def template_fields(template: str) -> set[str]:
     """The placeholders of ``template``; ``ValueError`` if it is malformed or not plain names.
 
@@ -94,11 +122,15 @@ def template_fields(template: str) -> set[str]:
 
 
 def render_template(template: str, values: dict[str, str]) -> str:
-    """Fill ``{name}``, ``{topic}``, ``{brand}`` in ``template``; ``ValueError`` if malformed.
+    """Fill ``template`` with ``values`` (``TEMPLATE_FIELDS``); ``ValueError`` if malformed.
 
-    Values are inserted verbatim (``format_map`` never re-reads them as a template), so a
-    user's name holding braces cannot inject anything.
+    A Jinja2 template (``{{ name }}``, ``{% if interest %}...{% endif %}``, filters such as
+    ``{{ post | truncate(20) }}``) renders in a sandbox; a plain one fills ``{name}`` with
+    ``format_map``. Either way values are inserted verbatim, never re-read as a template, so a
+    user's name holding ``{{`` or braces cannot inject anything.
     """
+    if is_jinja(template):
+        return _render_jinja(template, values)
     template_fields(template)
     return template.format_map(_SafeValues(values))
 
@@ -113,7 +145,7 @@ def usable_templates(templates: Sequence[str], where: str) -> list[str]:
     usable = []
     for index, template in enumerate(templates):
         try:
-            unknown = template_fields(template) - TEMPLATE_FIELDS
+            unknown = set() if is_jinja(template) else template_fields(template) - TEMPLATE_FIELDS
             render_template(template, dict.fromkeys(TEMPLATE_FIELDS, ""))
         except (ValueError, IndexError, KeyError, AttributeError, TypeError) as exc:
             logger.warning("%s: template %d %r is broken (%s); skipped. Fix it in the settings.",

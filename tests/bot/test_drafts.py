@@ -209,3 +209,42 @@ def test_texts_that_could_never_be_approved_are_not_drafted(
     assert "links to http://spam.example.com" in caplog.text
     assert "sensitive words 加微信" in caplog.text
     assert _targets(session, "follow")  # follows carry no text: unaffected
+
+
+def test_jinja_templates_render_sandboxed_with_every_slot(session: Session) -> None:
+    build_world(session)
+    template = (
+        "{{ name }}好！{% if interest %}聊{{ interest }}：{% endif %}"
+        "「{{ post | truncate(8, True, '…', 0) }}」{{ keywords }} —{{ brand }}（{{ campaign }}）"
+    )
+    drafts.run(session, bot_settings(reply_templates=[template]), now=T0)
+    (reply,) = [d for d in _drafts(session) if d.kind == "reply"]
+    assert reply.text.startswith("阿一好！聊coffee：「手冲咖啡用什么…」手冲")
+    assert reply.text.endswith("—拾光咖啡（cafe）")
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{{ name.__class__.__mro__ }}",  # the classic sandbox escape
+        "{{ ''.__class__.__base__.__subclasses__() }}",
+        "{{ name.upper.__globals__ }}",
+        "{{ unknown_slot }}",  # not a slot: an error, not an empty string
+        "{% for x in %}",  # syntax
+    ],
+)
+def test_hostile_or_broken_jinja_templates_are_skipped(
+    session: Session, caplog: pytest.LogCaptureFixture, template: str
+) -> None:
+    build_world(session)
+    with caplog.at_level(logging.WARNING, logger="bot.guardrails"):
+        drafts.run(session, bot_settings(reply_templates=[template]), now=T0)
+    assert _targets(session, "reply") == []
+    assert "template 0" in caplog.text and "is broken" in caplog.text
+
+
+def test_a_name_holding_template_syntax_is_inserted_verbatim() -> None:
+    assert render_template("你好{{ name }}", {"name": "{{ 7*7 }}{% if 1 %}x{% endif %}"}) == (
+        "你好{{ 7*7 }}{% if 1 %}x{% endif %}"
+    )
+    assert render_template("你好{name}", {"name": "{brand}"}) == "你好{brand}"
