@@ -29,7 +29,7 @@ import math
 import zlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -44,6 +44,7 @@ from bot.guardrails import (
     suppressed_accounts,
     usable_templates,
 )
+from bot.llm import ChatDrafter, LLMError
 from bot.review import SYSTEM_ACTOR, as_utc, expire_due
 from bot.textcheck import TextChecks, problems
 from crawlers.config import BotSettings, Campaign, Settings
@@ -166,6 +167,8 @@ class Proposal:
     text: str
     rule: str
     evidence: dict[str, Any]
+    #: what the template was filled with (the LLM drafter's prompt reads them too)
+    slots: dict[str, str] = field(default_factory=dict)
 
     @property
     def key(self) -> str:
@@ -401,7 +404,8 @@ def _text_proposal(
         "post": post.text[:TEMPLATE_POST_CHARS],
         "campaign": name,
     }
-    text = render_template(_pick(templates, key), values)
+    template = _pick(templates, key)
+    text = render_template(template, values)
     evidence = _evidence(
         ctx,
         post.author,
@@ -409,9 +413,11 @@ def _text_proposal(
         why,
         post=_post_evidence(post),
         matched={"interests": sorted(post.interests & set(camp.interests))},
+        drafted_by=f"template:{list(templates).index(template)}",
     )
+    slots = {**values, "post_full": post.text[:EVIDENCE_TEXT_CHARS]}
     return Proposal(
-        name, kind, post.platform, post.author_id, post.platform_id, text, rule, evidence
+        name, kind, post.platform, post.author_id, post.platform_id, text, rule, evidence, slots
     )
 
 
@@ -691,7 +697,35 @@ def proposals(ctx: Context, settings: Settings) -> Iterator[Proposal]:
         for name, camp in settings.campaigns.items()
         for rule in RULES
     ]
-    return _approvable(roundrobin(*streams), TextChecks.of(settings.bot))
+    return roundrobin(*streams)
+
+
+def llm_drafter(settings: Settings) -> ChatDrafter | None:
+    """The chat drafter when ``[bot] drafter = "llm"``, else ``None``."""
+    bot = settings.bot
+    if bot.drafter != "llm":
+        return None
+    key = settings.secrets.llm_api_key
+    return ChatDrafter(bot.llm_url, bot.llm_model, key.get_secret_value() if key else None,
+                       bot.llm_timeout_seconds, bot.llm_max_chars)  # fmt: skip
+
+
+def _written(items: Iterable[Proposal], drafter: ChatDrafter | None) -> Iterator[Proposal]:
+    """Texts from the chat drafter where one is configured; the template's text stays when it
+    fails (logged, without the key)."""
+    for p in items:
+        if drafter is None or not p.text:
+            yield p
+            continue
+        try:
+            text = drafter.draft(p.kind, p.slots)
+        except LLMError as exc:
+            logger.warning("LLM drafter failed for %s %s (%s); the template's text is kept",
+                           p.kind, p.target_post, exc)  # fmt: skip
+            yield p
+            continue
+        evidence = {**p.evidence, "drafted_by": drafter.label, "template_text": p.text}
+        yield replace(p, text=text, evidence=evidence)
 
 
 def _approvable(items: Iterable[Proposal], checks: TextChecks) -> Iterator[Proposal]:
@@ -744,7 +778,10 @@ def _insert(
     """Insert the new proposals (bulk, Core rows: ORM objects cost ~1 ms each) and their audit."""
     cap = settings.bot.max_drafts_per_run
     expires = now + timedelta(hours=settings.bot.draft_ttl_hours)
-    rows = [_draft_row(p, now, expires) for p in capped(_new_only(items, existing), cap)]
+    # lazily, in this order: only new proposals are written by the LLM, and only until the cap
+    new = _new_only(items, existing)
+    checked = _approvable(_written(new, llm_drafter(settings)), TextChecks.of(settings.bot))
+    rows = [_draft_row(p, now, expires) for p in capped(checked, cap)]
     if len(rows) == cap:
         logger.info("reached max_drafts_per_run=%d; the rest waits for the next run", cap)
     if rows:

@@ -196,6 +196,11 @@ class BotSettings(Section):
     follow_pick: Literal["reach", "rank"] = "reach"
     follow_shortlist: int = Field(default=50, ge=1)
     lookalike_top_k: int = Field(default=5, ge=0)
+    drafter: Literal["template", "llm"] = "template"
+    llm_url: str = ""
+    llm_model: str = ""
+    llm_timeout_seconds: float = Field(default=20.0, gt=0)
+    llm_max_chars: int = Field(default=140, ge=10, le=2000)
     sensitive_words: list[str] = Field(default_factory=lambda: list(DEFAULT_SENSITIVE_WORDS))
     allowed_link_domains: list[str] = Field(default_factory=list)
     duplicate_similarity: float = Field(default=0.8, gt=0, le=1)
@@ -211,6 +216,22 @@ class BotSettings(Section):
         ]
     )
     repost_templates: list[str] = Field(default_factory=lambda: ["说得太好了，{brand}也很认同！"])
+
+    @model_validator(mode="after")
+    def _llm_needs_an_endpoint(self) -> BotSettings:
+        if self.drafter == "llm":
+            missing = [k for k in ("llm_url", "llm_model") if not getattr(self, k).strip()]
+            if missing:
+                raise ValueError(
+                    f'[bot] drafter = "llm" needs {" and ".join(missing)}: set the API base '
+                    '(e.g. llm_url = "http://127.0.0.1:8000/v1") and the model name, or set '
+                    'drafter = "template"'
+                )
+            if not self.llm_url.startswith(("http://", "https://")):
+                raise ValueError(
+                    f"[bot] llm_url {self.llm_url!r} must start with http:// or https://"
+                )
+        return self
 
 
 class ScheduleSettings(Section):
@@ -277,11 +298,13 @@ def supertopic_containerid(name_or_id: str) -> str:
 
 class Secrets(BaseSettings):
     """Only from the environment: TINGFENG_WEIBO_COOKIE, TINGFENG_MASTODON_TOKEN,
-    TINGFENG_PROXIES (comma-separated proxy URLs, which may carry credentials)."""
+    TINGFENG_PROXIES (comma-separated proxy URLs, which may carry credentials),
+    TINGFENG_LLM_API_KEY (the drafter's chat endpoint)."""
 
     model_config = SettingsConfigDict(env_prefix="TINGFENG_", extra="ignore")
     weibo_cookie: SecretStr | None = None
     mastodon_token: SecretStr | None = None
+    llm_api_key: SecretStr | None = None
     proxies: SecretStr | None = None
 
 
