@@ -15,7 +15,12 @@ audit event each. Three rules, one function each:
 * reply: posts labelled as questions in the campaign's interests (``reply_to_questions``),
   at most one queued reply per author;
 * repost: positive posts (``sentiment_score >= repost_min_sentiment``) in the campaign's
-  interests, best post of each author, most influential authors first, top ``repost_top_k``.
+  interests, best post of each author, most influential authors first, top ``repost_top_k``;
+* dormant fans (沉睡会员唤醒): users who interacted with the campaign's ``own_accounts`` often
+  enough but not for ``dormant_days`` get a reply to their latest post.
+
+Texts come from sandboxed templates or, with ``drafter = "llm"``, from a chat endpoint; a text
+that could never be approved (``bot.textcheck``) is not drafted.
 
 Re-running adds nothing: one draft per ``campaign:kind:platform:target_account:target_post``,
 and a rejected draft keeps its key for good. New drafts are capped at ``max_drafts_per_run``,
@@ -53,6 +58,7 @@ from crawlers.models import (
     AuditEvent,
     Draft,
     InfluenceScore,
+    Interaction,
     Post,
     PostLabel,
     ScoreRun,
@@ -130,6 +136,9 @@ class Context:
     _graphs: dict[str, PlatformGraph | None] = field(default_factory=dict)
     #: the follow rule's picks per campaign, computed once per run
     picks: dict[str, list[Any]] = field(default_factory=dict)
+    #: (platform, own account) -> [(fan, interactions, last dated interaction)]
+    fans: dict[Key, list[tuple[str, int, datetime | None]]] = field(default_factory=dict)
+    now: datetime = field(default_factory=utcnow)
 
     def __post_init__(self) -> None:
         grouped: dict[Key, list[LabeledPost]] = defaultdict(list)
@@ -287,6 +296,25 @@ def _follow_drafts(session: Session) -> dict[tuple[str, str, str], tuple[str, st
     }
 
 
+def _fans(
+    session: Session, settings: Settings
+) -> dict[Key, list[tuple[str, int, datetime | None]]]:
+    """Who interacted with each campaign's own accounts: how often and when last (dated)."""
+    own = sorted({a for camp in settings.campaigns.values() for a in camp.own_accounts})
+    if not own:
+        return {}
+    stmt = (
+        select(Interaction.platform, Interaction.dst_id, Interaction.src_id, func.count(),
+               func.max(Interaction.created_at))  # type: ignore[call-overload]
+        .where(col(Interaction.dst_id).in_(own), Interaction.src_id != Interaction.dst_id)
+        .group_by(Interaction.platform, Interaction.dst_id, Interaction.src_id)
+    )  # fmt: skip
+    out: dict[Key, list[tuple[str, int, datetime | None]]] = defaultdict(list)
+    for platform, dst, src, n, last in session.exec(stmt):
+        out[(platform, dst)].append((src, int(n), as_utc(last) if last else None))
+    return dict(out)
+
+
 def load_context(
     session: Session,
     label_version: str | None = None,
@@ -309,6 +337,8 @@ def load_context(
         replying=_queued_replies(session),
         drafted=set(session.exec(select(Draft.dedup_key)).all()),
         interest_scores=latest_interest_scores(session),
+        fans=_fans(session, settings) if settings else {},
+        now=as_utc(now or utcnow()),
         follows=_follow_drafts(session),
         graph_loader=None
         if settings is None
@@ -646,6 +676,62 @@ def reply_rule(ctx: Context, name: str, camp: Campaign, bot: BotSettings) -> Ite
         yield _text_proposal(ctx, name, camp, "reply", "reply_question", why, post, templates)
 
 
+def dormant_rule(ctx: Context, name: str, camp: Campaign, bot: BotSettings) -> Iterator[Proposal]:
+    """Win back dormant fans (沉睡会员唤醒): users who interacted with one of the campaign's
+    ``own_accounts`` at least ``dormant_min_interactions`` times but not in the last
+    ``dormant_days`` get a reply to their latest post, the most loyal first, ``dormant_top_k``
+    per run. Fans with a reply still queued, suppressed users and the own accounts are skipped.
+    """
+    templates = usable_templates(bot.dormant_templates, f"campaign {name}: [bot] dormant_templates")
+    if not templates or bot.dormant_top_k <= 0 or not camp.own_accounts:
+        return
+    cutoff = ctx.now - timedelta(days=bot.dormant_days)
+    own = set(camp.own_accounts)
+    queued = {(p, a) for c, p, a in ctx.replying if c == name}
+    silent: dict[Key, tuple[int, datetime, str]] = {}
+    for (platform, account), fans in ctx.fans.items():
+        if account not in own:
+            continue
+        for fan, count, last in fans:
+            key = (platform, fan)
+            if last is None or last >= cutoff or count < bot.dormant_min_interactions:
+                continue
+            if fan in own or key in ctx.suppressed or key in queued:
+                continue
+            held = silent.get(key)
+            if held is None or (count, last) > held[:2]:
+                silent[key] = (count, last, account)
+    # someone silent toward one own account but active toward another is not dormant
+    for (platform, account), fans in ctx.fans.items():
+        if account in own:
+            for fan, _, last in fans:
+                if last is not None and last >= cutoff:
+                    silent.pop((platform, fan), None)
+    ranked = sorted(silent.items(), key=lambda kv: (-kv[1][0], kv[1][1], kv[0]))
+    made = 0
+    for key, (count, last, account) in ranked:
+        if made >= bot.dormant_top_k:
+            return
+        posts = sorted(ctx.by_author.get(key, ()), key=lambda p: (-_timestamp(p), -p.id))
+        post = next((p for p in posts if p.kind != "comment"), None)
+        if post is None:
+            continue
+        if dedup_key(name, "reply", post.platform, post.author_id, post.platform_id) in ctx.drafted:
+            continue
+        days = (ctx.now - last).days
+        why = (
+            f"a fan of {ctx.names.get((key[0], account)) or account} ({count} interactions), "
+            f"silent for {days} days"
+        )
+        made += 1
+        proposal = _text_proposal(
+            ctx, name, camp, "reply", "reengage_dormant", why, post, templates
+        )
+        loyalty = {"own_account": account, "interactions": count, "last": last.isoformat(),
+                   "days_silent": days}  # fmt: skip
+        yield replace(proposal, evidence={**proposal.evidence, "fan": loyalty})
+
+
 def repost_rule(ctx: Context, name: str, camp: Campaign, bot: BotSettings) -> Iterator[Proposal]:
     """The most positive post of each of the most influential authors, top ``repost_top_k``."""
     templates = usable_templates(bot.repost_templates, f"campaign {name}: [bot] repost_templates")
@@ -678,7 +764,7 @@ def _best_positive_posts(ctx: Context, interests: set[str], minimum: float) -> l
 
 
 Rule = Callable[[Context, str, Campaign, BotSettings], Iterator[Proposal]]
-RULES: tuple[Rule, ...] = (follow_rule, lookalike_rule, reply_rule, repost_rule)
+RULES: tuple[Rule, ...] = (follow_rule, lookalike_rule, reply_rule, repost_rule, dormant_rule)
 
 
 def _timestamp(post: LabeledPost) -> float:

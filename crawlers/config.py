@@ -196,6 +196,14 @@ class BotSettings(Section):
     follow_pick: Literal["reach", "rank"] = "reach"
     follow_shortlist: int = Field(default=50, ge=1)
     lookalike_top_k: int = Field(default=5, ge=0)
+    dormant_days: int = Field(default=30, ge=1)
+    dormant_min_interactions: int = Field(default=2, ge=1)
+    dormant_top_k: int = Field(default=5, ge=0)
+    dormant_templates: list[str] = Field(
+        default_factory=lambda: [
+            "好久不见{name}～看到你在聊「{topic}」，{brand}一直记得你，最近怎么样？"
+        ]
+    )
     drafter: Literal["template", "llm"] = "template"
     llm_url: str = ""
     llm_model: str = ""
@@ -282,6 +290,7 @@ class Campaign(Section):
     hashtags_none: list[str] = Field(default_factory=list)
     mastodon_accounts: list[str] = Field(default_factory=list)
     seed_accounts: list[str] = Field(default_factory=list)
+    own_accounts: list[str] = Field(default_factory=list)
 
     @field_validator("topics")
     @classmethod
