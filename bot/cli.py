@@ -16,7 +16,14 @@ from typing import Any
 
 import click
 
-from bot.cli_common import Context, clean, empty_store, format_draft, run_stage
+from bot.cli_common import (
+    Context,
+    clean,
+    empty_store,
+    format_draft,
+    run_stage,
+    run_stage_result,
+)
 from crawlers.errors import TingfengError
 
 logger = logging.getLogger(__name__)
@@ -170,11 +177,35 @@ def rank(obj: Context) -> None:
 @cli.command()
 @click.pass_obj
 def draft(obj: Context) -> None:
-    """Draft engagement actions (follow, reply, repost) into the review queue. Sends nothing."""
+    """Draft engagement actions (follow, reply, repost) into the review queue. Sends nothing:
+    only `tingfeng dispatch` sends, and only approved drafts."""
     from bot.drafts import run
 
     n = run_stage(obj, run)
     click.echo(f"drafted {n} actions for review" if n else "nothing new to draft")
+
+
+@cli.command()
+@click.option(
+    "--to",
+    "target",
+    type=click.Choice(["sandbox"]),
+    required=True,
+    help="Where approved drafts go: the sandbox platform ([sandbox] host and port). Weibo "
+    "hand-off and Mastodon are not built yet.",
+)
+@click.option("--limit", type=int, default=None, help="Send at most this many drafts.")
+@click.pass_obj
+def dispatch(obj: Context, target: str, limit: int | None) -> None:
+    """Send approved drafts, exactly once each, within the [dispatch] caps."""
+    from bot.dispatch import SandboxAdapter, run
+
+    cfg = obj.settings.sandbox
+    adapter = SandboxAdapter(f"http://{cfg.host}:{cfg.port}", obj.settings.dispatch.timeout_seconds)
+    summary = run_stage_result(
+        obj, lambda s, settings: run(s, settings, {"weibo": adapter}, limit=limit)
+    )
+    click.echo(str(summary))
 
 
 @cli.command()

@@ -32,6 +32,20 @@ class Context:
         return self._settings
 
 
+def run_stage_result(ctx: Context, fn: Callable[..., Any]) -> Any:
+    """``fn(session, settings)`` on the configured store; its result as it is."""
+    from sqlmodel import Session
+
+    from crawlers.store import open_store
+
+    engine = open_store(ctx.settings)
+    try:
+        with Session(engine) as session:
+            return fn(session, ctx.settings)
+    finally:
+        engine.dispose()
+
+
 def run_stage(ctx: Context, fn: Callable[..., int]) -> int:
     from sqlmodel import Session
 

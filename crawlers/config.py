@@ -242,6 +242,18 @@ class BotSettings(Section):
         return self
 
 
+class DispatchSettings(Section):
+    """Caps per platform account: at most a third of the platform's limits (Weibo's API allowed
+    60 follows an hour, 200 a day and 60 comments an hour)."""
+
+    follow_per_hour: int = Field(default=20, ge=0, le=60)
+    follow_per_day: int = Field(default=66, ge=0, le=200)
+    comment_per_hour: int = Field(default=20, ge=0, le=60)
+    comment_per_day: int = Field(default=100, ge=0, le=300)
+    target_cooldown_hours: float = Field(default=24.0, ge=0)
+    timeout_seconds: float = Field(default=10.0, gt=0)
+
+
 class ScheduleSettings(Section):
     timezone: str = "Asia/Shanghai"
     crawl: str = "0 */2 * * *"
@@ -331,6 +343,7 @@ class Settings(BaseSettings):
     nlp: NlpSettings = Field(default_factory=NlpSettings)
     graph: GraphSettings = Field(default_factory=GraphSettings)
     bot: BotSettings = Field(default_factory=BotSettings)
+    dispatch: DispatchSettings = Field(default_factory=DispatchSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     campaigns: dict[str, Campaign] = Field(default_factory=dict)
 

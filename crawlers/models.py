@@ -369,6 +369,9 @@ class Draft(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     expires_at: datetime | None = None
+    sent_at: datetime | None = None  # when dispatch began sending it
+    platform_ref: str | None = Field(default=None, max_length=128)  # the platform's id for it
+    dispatch_error: str = Field(default="", sa_type=Text)
 
 
 class AuditEvent(SQLModel, table=True):

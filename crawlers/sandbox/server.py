@@ -8,6 +8,7 @@ the requests themselves.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections import Counter
@@ -56,6 +57,13 @@ class SandboxServer(ThreadingHTTPServer):
             "/statuses/extend": statuses.extend,
         }
         self.hits: Counter[str] = Counter()
+        #: engagement actions posted to ``/api/actions`` (follow, reply, repost), in order; a
+        #: repeated ``Idempotency-Key`` returns the first result and adds nothing
+        self.actions: list[dict[str, Any]] = []
+        self._action_keys: dict[str, dict[str, Any]] = {}
+        #: test hook: "" (none), "reject" (403, nothing done), "lost" (done, then no answer
+        #: until the client gives up: the unknown outcome dispatch must not retry)
+        self.action_fault = ""
         self.journal = Journal()
         self.stopping = threading.Event()  # lets hung and slow replies go when the server stops
         self._served = 0  # requests that count towards the counter faults
@@ -84,6 +92,9 @@ class SandboxServer(ThreadingHTTPServer):
             return Reply(payload={"ok": 1, "hits": dict(self.hits)})
         if request.path == "/_sandbox/log":
             return Reply(payload={"ok": 1, "requests": self.journal.entries()})
+        if request.path == "/_sandbox/actions":
+            with self._lock:
+                return Reply(payload={"ok": 1, "actions": list(self.actions)})
         counter = faults_.counted(self.faults, self._number())
         if counter is not None:
             reply = Reply(fired=[counter])
@@ -112,6 +123,26 @@ class SandboxServer(ThreadingHTTPServer):
         faults_.apply(reply, reply.fired, seed, url, "payload", self.options)
         reply.encode()
         faults_.apply(reply, reply.fired, seed, url, "body", self.options)
+        return reply
+
+    def act(self, body: dict[str, Any], key: str) -> Reply:
+        """Record one engagement action (idempotent by ``key``)."""
+        if not key:
+            return Reply(status=400, payload={"ok": 0, "msg": "Idempotency-Key header required"})
+        kind = body.get("kind")
+        if kind not in ("follow", "reply", "repost", "post") or not body.get("target_account"):
+            return Reply(status=400, payload={"ok": 0, "msg": "kind and target_account required"})
+        if self.action_fault == "reject":
+            return Reply(status=403, payload={"ok": 0, "msg": "操作过于频繁", "errno": "20003"})
+        with self._lock:
+            done = self._action_keys.get(key)
+            if done is None:
+                done = {"id": f"a{len(self.actions) + 1}", "key": key, **body}
+                self.actions.append(done)
+                self._action_keys[key] = done
+        reply = Reply(payload={"ok": 1, "data": {"id": done["id"]}})
+        if self.action_fault == "lost":
+            reply.delay = 30.0  # the client times out first; the action stands
         return reply
 
     def server_close(self) -> None:
@@ -144,6 +175,21 @@ class SandboxHandler(BaseHTTPRequestHandler):
         if not parts.path.startswith("/_sandbox/"):
             self.server.journal.add(request, reply.status, reply.fired)
         self._send(reply)
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+        parts = urlsplit(self.path)
+        self.server.count(parts.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        if parts.path != "/api/actions":
+            self._send(Reply(status=404, payload={"ok": 0, "msg": "not found"}))
+            return
+        try:
+            body = json.loads(raw.decode("utf-8") or "{}")
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            self._send(Reply(status=400, payload={"ok": 0, "msg": "body is not JSON"}))
+            return
+        self._send(self.server.act(body, self.headers.get("Idempotency-Key", "")))
 
     def _send(self, reply: Reply) -> None:
         if reply.delay and self.server.stopping.wait(reply.delay):
