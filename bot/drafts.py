@@ -65,6 +65,7 @@ from crawlers.models import (
     content_hash,
     utcnow,
 )
+from crawlers.store import latest_label_version
 from graph.engage import PlatformGraph, load_graph, lookalike_accounts, reach_picks
 
 logger = logging.getLogger(__name__)
@@ -187,17 +188,6 @@ class Proposal:
 
 
 # --- loading ---------------------------------------------------------------------------------
-
-
-def latest_label_version(session: Session) -> str | None:
-    """The model version whose labels were written last."""
-    stmt = (
-        select(PostLabel.model_version)
-        .group_by(col(PostLabel.model_version))
-        .order_by(func.max(PostLabel.labeled_at).desc(), col(PostLabel.model_version).desc())
-        .limit(1)
-    )
-    return session.exec(stmt).first()
 
 
 def _latest_runs(session: Session) -> dict[str, int]:

@@ -21,6 +21,7 @@ from crawlers.models import (
     PostLabel,
     ScoreRun,
 )
+from crawlers.store import latest_label_version
 
 
 @dataclass
@@ -46,13 +47,6 @@ def store_counts(session: Session) -> dict[str, int]:
     out["follows"] = int(edges.get("follow", 0))
     out["mentions"] = int(edges.get("mention", 0))
     return out
-
-
-def latest_label_version(session: Session) -> str | None:
-    row = session.exec(
-        select(PostLabel.model_version).order_by(col(PostLabel.labeled_at).desc()).limit(1)
-    ).first()
-    return row
 
 
 def sentiment_mix(session: Session, version: str | None) -> dict[str, int]:

@@ -280,9 +280,22 @@ def table_counts(session: Session) -> dict[str, int]:
     return out
 
 
+def latest_label_version(session: Session) -> str | None:
+    """The NLP model version whose post labels were written last (None before any)."""
+    label = models.PostLabel
+    stmt = (
+        select(label.model_version)
+        .group_by(label.model_version)
+        .order_by(func.max(label.labeled_at).desc(), label.model_version.desc())  # type: ignore[attr-defined]
+        .limit(1)
+    )
+    return session.exec(stmt).first()
+
+
 __all__ = [
     "count",
     "database_url",
+    "latest_label_version",
     "make_engine",
     "migrate",
     "models",

@@ -27,7 +27,7 @@ import numpy as np
 from numpy.typing import NDArray
 from sqlalchemy import insert
 from sqlalchemy import select as core_select
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, select
 
 from crawlers.config import GraphSettings, Settings
 from crawlers.models import (
@@ -41,6 +41,7 @@ from crawlers.models import (
     ScoreRun,
     utcnow,
 )
+from crawlers.store import latest_label_version
 from graph.build import EdgeSet, load_edges, to_csr
 from graph.communities import communities, describe
 from graph.explain import explain_parts, ordinal_ranks
@@ -378,7 +379,7 @@ def load_inputs(
             node_tags[i] = tag_interests(tags, taxonomy)
         if nfollow:
             followers[i] = float(nfollow)
-    version = _latest_label_version(session)
+    version = latest_label_version(session)
     authors, labels, engagements = [], [], []
     p, lab = _table(Post), _table(PostLabel)
     rows = conn.execute(
@@ -415,16 +416,6 @@ def load_inputs(
         names, interests, node_tags, np.array(authors, dtype=np.int64), labels,
         np.array(engagements, dtype=np.float64), followers, spam,
     )  # fmt: skip
-
-
-def _latest_label_version(session: Session) -> str | None:
-    stmt = (
-        select(PostLabel.model_version)
-        .group_by(col(PostLabel.model_version))
-        .order_by(func.max(PostLabel.labeled_at).desc(), col(PostLabel.model_version).desc())
-        .limit(1)
-    )
-    return session.exec(stmt).first()
 
 
 def account_names(session: Session, platform: str, ids: tuple[str, ...]) -> dict[str, str]:
