@@ -91,7 +91,7 @@ def show(obj: Context, draft_id: int) -> None:
 @click.option("--as", "actor", default=None, help="Reviewer name (default: your login).")
 @click.pass_obj
 def approve(obj: Context, draft_id: int, expected_hash: str | None, actor: str | None) -> None:
-    """Approve a draft exactly as it is now (nothing is sent in this version)."""
+    """Approve a draft exactly as it is now (`tingfeng dispatch` sends approved drafts)."""
     from bot.review import approve as do_approve
 
     d = with_session(
