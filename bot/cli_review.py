@@ -132,7 +132,12 @@ def reject(obj: Context, draft_id: int, reason: str, actor: str | None) -> None:
     """Reject a draft; it will not be drafted again."""
     from bot.review import reject as do_reject
 
-    d = with_session(obj, lambda s: _fields(do_reject(s, draft_id, _actor(actor), reason=reason)))
+    d = with_session(
+        obj,
+        lambda s: _fields(
+            do_reject(s, draft_id, _actor(actor), reason=reason, settings=obj.settings.bot)
+        ),
+    )
     click.echo(f"rejected draft #{d['id']}")
 
 

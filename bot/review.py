@@ -93,8 +93,14 @@ def approve(
     now = as_utc(now or utcnow())
     bot = settings or BotSettings()
     draft = get_draft(session, draft_id)
+    _check_reviewer(actor, bot, "approve")
     _check_transition(draft, "approved")
     _check_not_expired(draft, now, "approved")
+    if bot.reviewers and draft.status == "edited" and draft.reviewed_by == actor:
+        raise ReviewError(
+            f"draft {draft_id} was last edited by {actor}: with reviewer accounts configured "
+            "([bot] reviewers), nobody approves their own text. Ask another reviewer."
+        )
     if expected_hash is not None and not _same_hash(expected_hash, draft.content_hash):
         raise ReviewError(
             f"draft {draft_id} changed since you read it (you saw {expected_hash[:12]}, it is now "
@@ -132,6 +138,7 @@ def edit(
     sensitive words, disallowed links or hidden characters is refused (it could never be
     approved)."""
     now = as_utc(now or utcnow())
+    _check_reviewer(actor, settings or BotSettings(), "edit")
     draft = get_draft(session, draft_id)
     _check_transition(draft, "edited")
     _check_not_expired(draft, now, "edited")
@@ -150,10 +157,16 @@ def edit(
 
 
 def reject(
-    session: Session, draft_id: int, actor: str, reason: str = "", now: datetime | None = None
+    session: Session,
+    draft_id: int,
+    actor: str,
+    reason: str = "",
+    now: datetime | None = None,
+    settings: BotSettings | None = None,
 ) -> Draft:
     """Reject a draft for good: the drafter never proposes the same action and target again."""
     now = as_utc(now or utcnow())
+    _check_reviewer(actor, settings or BotSettings(), "reject")
     draft = get_draft(session, draft_id)
     _check_transition(draft, "rejected")
     return _commit(session, draft, "rejected", actor, now, draft.content_hash, {"reason": reason})
@@ -205,6 +218,15 @@ def _unsent_drafts_for(session: Session, platform: str, account_id: str) -> Sequ
         col(Draft.status).in_(UNSENT),
     )
     return session.exec(stmt).all()
+
+
+def _check_reviewer(actor: str, bot: BotSettings, what: str) -> None:
+    """With ``[bot] reviewers`` set, only those accounts may review."""
+    if bot.reviewers and actor not in bot.reviewers:
+        raise ReviewError(
+            f"{actor!r} is not a reviewer ([bot] reviewers: {', '.join(bot.reviewers)}): "
+            f"they cannot {what} drafts. Add them there, or review as one of them (--as)."
+        )
 
 
 def _check_text(draft: Draft, text: str, bot: BotSettings) -> None:

@@ -209,6 +209,7 @@ class BotSettings(Section):
     llm_model: str = ""
     llm_timeout_seconds: float = Field(default=20.0, gt=0)
     llm_max_chars: int = Field(default=140, ge=10, le=2000)
+    reviewers: list[str] = Field(default_factory=list)
     sensitive_words: list[str] = Field(default_factory=lambda: list(DEFAULT_SENSITIVE_WORDS))
     allowed_link_domains: list[str] = Field(default_factory=list)
     duplicate_similarity: float = Field(default=0.8, gt=0, le=1)

@@ -99,3 +99,26 @@ def test_near_duplicates_of_approved_replies_are_refused(session: Session) -> No
 def test_docstring_examples() -> None:
     result = doctest.testmod(textcheck)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_reviewer_accounts_and_no_self_approval(session: Session) -> None:
+    team = BotSettings(reviewers=["alice", "bob"])
+    d = make_draft(session, text="谢谢分享，冷萃确实更顺口")
+    # someone who is not a reviewer can do nothing
+    for call in (
+        lambda: review.approve(session, d.id, "mallory", now=T0, settings=team),
+        lambda: review.edit(session, d.id, "改一下", "mallory", now=T0, settings=team),
+        lambda: review.reject(session, d.id, "mallory", now=T0, settings=team),
+    ):
+        with pytest.raises(ReviewError, match="'mallory' is not a reviewer"):
+            call()
+    review.edit(session, d.id, "谢谢分享！冷萃确实更顺口", "bob", now=T0, settings=team)
+    # bob wrote the text: he cannot approve it, alice can
+    with pytest.raises(ReviewError, match="last edited by bob.*Ask another reviewer"):
+        review.approve(session, d.id, "bob", now=T0, settings=team)
+    review.approve(session, d.id, "alice", now=T0, settings=team)
+    assert d.status == "approved" and d.reviewed_by == "alice"
+    # without reviewer accounts (one-person teams) the editor may approve
+    solo = make_draft(session, account="u2", text="手冲可以试试中浅烘")
+    review.edit(session, solo.id, "手冲可以先试中浅烘的豆子", "bob", now=T0)
+    review.approve(session, solo.id, "bob", now=T0)
