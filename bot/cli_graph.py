@@ -19,7 +19,7 @@ from typing import Any
 
 import click
 
-from bot.cli_common import Context
+from bot.cli_common import Context, run_stage_result
 from crawlers.errors import ConfigError
 
 DEFAULT_NETWORKS = ("email-Eu-core.txt", "CollegeMsg.txt")
@@ -38,13 +38,9 @@ def graph_group() -> None:
 @click.pass_obj
 def top(obj: Context, platform: str, interest: str, limit: int) -> None:
     """The most influential users of the latest run, each with why."""
-    from sqlmodel import Session
-
-    from crawlers.store import open_store
     from graph.score import account_names, latest_run, latest_scores
 
-    engine = open_store(obj.settings)
-    with Session(engine) as session:
+    def show(session: Any, _settings: Any) -> None:
         run = latest_run(session, platform)
         if run is None:
             click.echo(f"no ranking of {platform} yet: run `tingfeng rank` first")
@@ -62,7 +58,9 @@ def top(obj: Context, platform: str, interest: str, limit: int) -> None:
             )
             click.echo(f"{row.rank:>5}. {who} score {row.score:.4g}")
             click.echo(f"       why: {row.explanation}")
-    engine.dispose()
+
+    # the engine is disposed whichever way show() ends (an early return, an error)
+    run_stage_result(obj, show)
 
 
 @graph_group.command(name="communities")
@@ -71,14 +69,12 @@ def top(obj: Context, platform: str, interest: str, limit: int) -> None:
 @click.pass_obj
 def communities_cmd(obj: Context, platform: str, limit: int) -> None:
     """The communities of the latest run, largest first: the groups worth joining."""
-    from sqlmodel import Session, col, select
+    from sqlmodel import col, select
 
     from crawlers.models import Community
-    from crawlers.store import open_store
     from graph.score import latest_run
 
-    engine = open_store(obj.settings)
-    with Session(engine) as session:
+    def show(session: Any, _settings: Any) -> None:
         run = latest_run(session, platform)
         if run is None:
             click.echo(f"no ranking of {platform} yet: run `tingfeng rank` first")
@@ -92,7 +88,9 @@ def communities_cmd(obj: Context, platform: str, limit: int) -> None:
         )
         for row in rows[:limit]:
             click.echo(f"  #{row.community}: {row.explanation}")
-    engine.dispose()
+
+    # the engine is disposed whichever way show() ends (an early return, an error)
+    run_stage_result(obj, show)
 
 
 @graph_group.command(name="lookalikes")
@@ -103,15 +101,11 @@ def communities_cmd(obj: Context, platform: str, limit: int) -> None:
 def lookalikes_cmd(obj: Context, seeds: tuple[str, ...], platform: str, k: int) -> None:
     """Users most like SEEDS (platform ids or display names): close in the graph, alike in
     tags and interests."""
-    from sqlmodel import Session
-
     from bot.drafts import load_context, profiles
     from crawlers.models import utcnow
-    from crawlers.store import open_store
     from graph.engage import load_graph, lookalike_accounts
 
-    engine = open_store(obj.settings)
-    with Session(engine) as session:
+    def show(session: Any, _settings: Any) -> None:
         ctx = load_context(session)
         wanted = set(seeds)
         ids = {a for (p, a), n in ctx.names.items() if p == platform and n in wanted}
@@ -128,7 +122,9 @@ def lookalikes_cmd(obj: Context, seeds: tuple[str, ...], platform: str, k: int) 
                 f"{i:>4}. {name or account} ({account}) {score:.3f}: graph closeness "
                 f"{parts['ppr']:.2f}, tag/interest similarity {parts['similarity']:.2f}"
             )
-    engine.dispose()
+
+    # the engine is disposed whichever way show() ends (an early return, an error)
+    run_stage_result(obj, show)
 
 
 @graph_group.command(name="eval")
