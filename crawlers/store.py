@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -63,9 +64,10 @@ def _check_sqlite_path(url: str) -> None:
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
+    # the busy timeout first: switching a new file to WAL needs a lock another process may hold
+    cur.execute("PRAGMA busy_timeout=10000")
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA busy_timeout=10000")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
 
@@ -92,13 +94,50 @@ def migrate(engine: Engine) -> None:
     whole migration; a change that is not additive gets its own step here, keyed by version.
     """
     try:
-        _create_schema(engine)
+        with _schema_lock(engine):
+            _create_schema(engine)
     except OperationalError as exc:
         raise StoreError(
             engine.url.render_as_string(hide_password=True),
             _reason(exc),
             "Check that the database is reachable and writable.",
         ) from exc
+
+
+#: pg_advisory_lock key of schema changes (any fixed number; "tingfeng" in ASCII)
+SCHEMA_LOCK_KEY = 0x74696E6766656E67
+
+
+@contextmanager
+def _schema_lock(engine: Engine) -> Iterator[None]:
+    """Serialise schema changes across processes opening one store at the same time.
+
+    SQLite files: an exclusive ``flock`` on ``<file>.schema-lock`` beside the database.
+    PostgreSQL: a session advisory lock. Other stores (in-memory SQLite): no lock needed.
+    """
+    url = engine.url
+    if url.get_backend_name() == "postgresql":
+        with engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": SCHEMA_LOCK_KEY})
+            conn.commit()
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": SCHEMA_LOCK_KEY})
+                conn.commit()
+        return
+    database = url.database if url.get_backend_name() == "sqlite" else None
+    if not database or database == ":memory:" or database.startswith("file:"):
+        yield
+        return
+    import fcntl
+
+    with open(f"{database}.schema-lock", "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _create_schema(engine: Engine, attempts: int = 3) -> None:
