@@ -22,7 +22,6 @@ from bot.cli_common import (
     empty_store,
     format_draft,
     run_stage,
-    run_stage_result,
 )
 from crawlers.errors import TingfengError
 
@@ -190,22 +189,18 @@ def draft(obj: Context) -> None:
     "--to",
     "target",
     type=click.Choice(["sandbox"]),
-    required=True,
-    help="Where approved drafts go: the sandbox platform ([sandbox] host and port). Weibo "
-    "hand-off and Mastodon are not built yet.",
+    default=None,
+    help="Send approved Weibo drafts to the sandbox platform ([sandbox] host and port) "
+    "whatever [dispatch] weibo says. Without it: as [dispatch] configures (weibo, mastodon).",
 )
 @click.option("--limit", type=int, default=None, help="Send at most this many drafts.")
 @click.pass_obj
-def dispatch(obj: Context, target: str, limit: int | None) -> None:
-    """Send approved drafts, exactly once each, within the [dispatch] caps."""
-    from bot.dispatch import SandboxAdapter, run
+def dispatch(obj: Context, target: str | None, limit: int | None) -> None:
+    """Send approved drafts, exactly once each, within the [dispatch] caps (Weibo drafts go to
+    a person by default: `tingfeng handoff list`)."""
+    from bot.cli_dispatch import dispatch_command
 
-    cfg = obj.settings.sandbox
-    adapter = SandboxAdapter(f"http://{cfg.host}:{cfg.port}", obj.settings.dispatch.timeout_seconds)
-    summary = run_stage_result(
-        obj, lambda s, settings: run(s, settings, {"weibo": adapter}, limit=limit)
-    )
-    click.echo(str(summary))
+    dispatch_command(obj, target, limit)
 
 
 @cli.command()
@@ -283,6 +278,31 @@ def _register() -> None:
 
     for command in (review, demo, runs, alerts, resume, frontier, nlp, graph_group):
         cli.add_command(command)
+
+    # `alerts` becomes a group (the list, plus `alerts check`); `export` writes CSV/XLSX/Parquet
+    from bot.cli_alerts import alerts_group
+    from bot.cli_export import export
+
+    cli.add_command(alerts_group)
+    cli.add_command(export)
+
+    from bot.cli_dispatch import handoff, reconcile
+
+    cli.add_command(handoff)
+    cli.add_command(reconcile)
+
+    from bot.cli_web import serve, users
+
+    cli.add_command(serve)
+    cli.add_command(users)
+
+    from bot.cli_report import report
+
+    cli.add_command(report)
+
+    from bot.cli_outcomes import outcomes
+
+    cli.add_command(outcomes)
 
 
 _register()

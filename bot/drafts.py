@@ -19,6 +19,13 @@ audit event each. Three rules, one function each:
 * dormant fans (沉睡会员唤醒): users who interacted with the campaign's ``own_accounts`` often
   enough but not for ``dormant_days`` get a reply to their latest post.
 
+A campaign with a ``[campaigns.NAME.rules]`` table picks its rules (``kinds``; ``group_post``
+only there: a super-topic post on its most-asked recent questions, one per
+``group_post_days``), filters whom they act on (influence rank and score, community, 5A stage
+toward its brand) and which posts (sentiment, stage, intent: complaints about the brand get
+``complaint_templates`` replies before questions), and may override the templates; each
+draft's evidence lists under ``filters`` what it matched. Without the table nothing changes.
+
 Texts come from sandboxed templates or, with ``drafter = "llm"``, from a chat endpoint; a text
 that could never be approved (``bot.textcheck``) is not drafted.
 
@@ -29,10 +36,11 @@ shared round-robin among campaigns and rules. Nothing is sent from here.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import zlib
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -44,6 +52,7 @@ from sqlmodel import Session, col, select
 from bot.guardrails import (
     capped,
     dedup_key,
+    recent_follows,
     render_template,
     roundrobin,
     suppressed_accounts,
@@ -52,11 +61,20 @@ from bot.guardrails import (
 from bot.llm import ChatDrafter, LLMError
 from bot.review import SYSTEM_ACTOR, as_utc, expire_due
 from bot.textcheck import TextChecks, problems
-from crawlers.config import BotSettings, Campaign, Settings
+from crawlers.config import (
+    RULE_STAGES,
+    BotSettings,
+    Campaign,
+    CampaignRules,
+    DispatchSettings,
+    Settings,
+    supertopic_containerid,
+)
 from crawlers.models import (
     Account,
     AuditEvent,
     Draft,
+    Group,
     InfluenceScore,
     Interaction,
     Post,
@@ -98,10 +116,18 @@ class LabeledPost:
     interests: frozenset[str]
     intents: frozenset[str]
     keywords: tuple[str, ...]
+    #: (brand, 5A stage) for each brand the post names
+    stages: tuple[tuple[str, str], ...] = ()
+    #: the super-topic (group) it was posted in
+    group_id: str | None = None
 
     @property
     def author(self) -> Key:
         return (self.platform, self.author_id)
+
+    def stage(self, brand: str) -> str | None:
+        """The post's 5A stage toward ``brand``; None when it does not name it."""
+        return dict(self.stages).get(brand)
 
 
 @dataclass(frozen=True)
@@ -123,6 +149,8 @@ class Context:
     names: dict[Key, str]
     tags: dict[Key, list[str]]
     suppressed: set[Key]
+    #: (platform, account) followed within ``[dispatch] refollow_days``: never drafted again
+    refollow: set[Key] = field(default_factory=set)
     #: (campaign, platform, account) with a reply still in the queue (pending, edited, approved)
     replying: set[tuple[str, str, str]] = field(default_factory=set)
     #: dedup keys of every draft so far, whatever its status
@@ -140,6 +168,12 @@ class Context:
     #: (platform, own account) -> [(fan, interactions, last dated interaction)]
     fans: dict[Key, list[tuple[str, int, datetime | None]]] = field(default_factory=dict)
     now: datetime = field(default_factory=utcnow)
+    #: (platform, group platform id) -> the super-topic's name
+    groups: dict[Key, str] = field(default_factory=dict)
+    #: (campaign, platform, group) -> when its latest group post was drafted
+    group_posts: dict[tuple[str, str, str], datetime] = field(default_factory=dict)
+    #: the users a campaign's ``[campaigns.NAME.rules]`` let its rules act on (None: anyone)
+    allows: Callable[[Key], bool] | None = None
 
     def __post_init__(self) -> None:
         grouped: dict[Key, list[LabeledPost]] = defaultdict(list)
@@ -179,6 +213,8 @@ class Proposal:
     evidence: dict[str, Any]
     #: what the template was filled with (the LLM drafter's prompt reads them too)
     slots: dict[str, str] = field(default_factory=dict)
+    #: which text produced it (``template_id``; "llm:<model>"; "" for follows)
+    template: str = ""
 
     @property
     def key(self) -> str:
@@ -229,6 +265,7 @@ _POST_COLUMNS = (
     Post.id, Post.platform, Post.platform_id, Post.kind, Post.author_id, Post.text_plain, Post.text,
     Post.topics, Post.created_at, PostLabel.sentiment, PostLabel.sentiment_score,
     PostLabel.polarity, PostLabel.interests, PostLabel.intents, PostLabel.keywords,
+    PostLabel.stages, Post.group_id,
 )
 # fmt: on
 
@@ -246,11 +283,11 @@ def labeled_posts_query(version: str) -> Select[Any]:
 def _labeled_post(row: Any) -> LabeledPost:
     # positional unpacking: by-name access on 20k rows costs more than the query itself
     pid, platform, ppid, kind, author, plain, raw, topics, created, *label = row
-    sentiment, score, polarity, interests, intents, keywords = label
+    sentiment, score, polarity, interests, intents, keywords, stages, group = label
     return LabeledPost(
         pid, platform, ppid, kind, author, plain or raw, tuple(topics or ()), created, sentiment,
         float(score), float(polarity), frozenset(interests or ()), frozenset(intents or ()),
-        tuple(keywords or ()),
+        tuple(keywords or ()), tuple(sorted((stages or {}).items())), group,
     )  # fmt: skip
 
 
@@ -324,16 +361,35 @@ def load_context(
         names={(p, a): n for p, a, n, _ in accounts},
         tags={(p, a): list(t or ()) for p, a, _, t in accounts if t},
         suppressed=suppressed_accounts(session),
+        refollow=recent_follows(
+            session,
+            as_utc(now or utcnow())
+            - timedelta(days=(settings.dispatch if settings else DispatchSettings()).refollow_days),
+        ),
         replying=_queued_replies(session),
         drafted=set(session.exec(select(Draft.dedup_key)).all()),
         interest_scores=latest_interest_scores(session),
         fans=_fans(session, settings) if settings else {},
         now=as_utc(now or utcnow()),
         follows=_follow_drafts(session),
+        groups={
+            (p, g): n
+            for p, g, n in session.exec(select(Group.platform, Group.platform_id, Group.name))
+        },
+        group_posts=_group_post_drafts(session),
         graph_loader=None
         if settings is None
         else lambda platform: load_graph(session, settings, platform, now or utcnow()),
     )
+
+
+def _group_post_drafts(session: Session) -> dict[tuple[str, str, str], datetime]:
+    stmt = (
+        select(Draft.campaign, Draft.platform, Draft.target_account, func.max(Draft.created_at))
+        .where(Draft.kind == "group_post")
+        .group_by(Draft.campaign, Draft.platform, Draft.target_account)
+    )
+    return {(c, p, a): as_utc(at) for c, p, a, at in session.exec(stmt) if at is not None}
 
 
 def _queued_replies(session: Session) -> set[tuple[str, str, str]]:
@@ -437,8 +493,15 @@ def _text_proposal(
     )
     slots = {**values, "post_full": post.text[:EVIDENCE_TEXT_CHARS]}
     return Proposal(
-        name, kind, post.platform, post.author_id, post.platform_id, text, rule, evidence, slots
-    )
+        name, kind, post.platform, post.author_id, post.platform_id, text, rule, evidence, slots,
+        template_id(rule, list(templates).index(template), template),
+    )  # fmt: skip
+
+
+def template_id(rule: str, index: int, template: str) -> str:
+    """A template's stable id, ``<rule>#<index>:<first 8 hex of its sha256>``: a changed text
+    gets a new id, so outcomes are never pooled across different texts."""
+    return f"{rule}#{index}:{hashlib.sha256(template.encode('utf-8')).hexdigest()[:8]}"
 
 
 # --- rules -----------------------------------------------------------------------------------
@@ -487,7 +550,7 @@ def _follow_picks(ctx: Context, name: str, camp: Campaign, bot: BotSettings) -> 
         if len(shortlist) >= bot.follow_shortlist:
             break
         drafted = ctx.follows.get((name, *key))
-        if key in ctx.suppressed or (drafted and drafted[1] != "expired"):
+        if key in ctx.suppressed or key in ctx.refollow or (drafted and drafted[1] != "expired"):
             continue
         own = ctx.by_author.get(key, ())
         posts = [p for p in own if p.interests & interests]
@@ -601,12 +664,14 @@ def lookalike_rule(ctx: Context, name: str, camp: Campaign, bot: BotSettings) ->
         if graph is None:
             continue
         mine = [a for p, a in seeds if p == platform]
-        exclude = {a for p, a in ctx.suppressed if p == platform}
+        exclude = {a for p, a in ctx.suppressed | ctx.refollow if p == platform}
         exclude |= {
             a for (c, p, a), (_, status) in ctx.follows.items()
             if c == name and p == platform and status != "expired"
         }  # fmt: skip
         exclude |= {a for (p, a), *_ in follow_picks(ctx, name, camp, bot) if p == platform}
+        if ctx.allows is not None:  # the campaign's rules leave these users out
+            exclude |= {a for a in graph.index if not ctx.allows((platform, a))}
         profile = profiles(ctx, platform)
         for account, score, parts in lookalike_accounts(graph, mine, profile, want, exclude):
             found.append((score, (platform, account), parts))
@@ -724,7 +789,9 @@ def dormant_rule(ctx: Context, name: str, camp: Campaign, bot: BotSettings) -> I
 
 def repost_rule(ctx: Context, name: str, camp: Campaign, bot: BotSettings) -> Iterator[Proposal]:
     """The most positive post of each of the most influential authors, top ``repost_top_k``."""
-    templates = usable_templates(bot.repost_templates, f"campaign {name}: [bot] repost_templates")
+    templates = usable_templates(
+        _templates(camp, bot, "repost_templates"), f"campaign {name}: repost_templates"
+    )
     if not templates:
         return
     interests = set(camp.interests)
@@ -753,8 +820,302 @@ def _best_positive_posts(ctx: Context, interests: set[str], minimum: float) -> l
     return list(best.values())
 
 
+def _templates(camp: Campaign, bot: BotSettings, which: str) -> list[str]:
+    """The campaign's ``[campaigns.NAME.rules]`` templates of a kind, else ``[bot]``'s."""
+    own: list[str] | None = getattr(camp.rules, which)
+    return list(own) if own is not None else list(getattr(bot, which))
+
+
+def names_brand(post: LabeledPost, camp: Campaign) -> bool:
+    """Whether the post names the campaign's brand (it has a 5A stage toward it, or its text
+    holds the brand or one of its ``brand_terms``)."""
+    if post.stage(camp.brand) is not None:
+        return True
+    text = post.text.lower()
+    return any(t.strip() and t.strip().lower() in text for t in (camp.brand, *camp.brand_terms))
+
+
+def is_complaint(post: LabeledPost, camp: Campaign) -> bool:
+    """A complaint about the brand: it names the brand and has the ``complaint`` intent or a
+    negative sentiment."""
+    return ("complaint" in post.intents or post.sentiment == "negative") and names_brand(post, camp)
+
+
+def intent_reply_rule(
+    ctx: Context, name: str, camp: Campaign, bot: BotSettings
+) -> Iterator[Proposal]:
+    """Replies as ``[campaigns.NAME.rules]`` says: complaints about the brand first (``intents``
+    holds ``complaint`` or ``sentiments`` holds ``negative``; ``complaint_templates``), then
+    posts with one of the other ``intents`` (question, purchase_intent) in the campaign's
+    interests (``reply_templates``). One reply per author in the queue, as ``reply_rule``;
+    a complaint wins over a question of the same author."""
+    rules = camp.rules
+    answered = {(platform, account) for c, platform, account in ctx.replying if c == name}
+    order = lambda p: (ctx.author_order(p.author), -_timestamp(p), p.id)  # noqa: E731
+    if "complaint" in rules.intents or "negative" in rules.sentiments:
+        templates = usable_templates(
+            _templates(camp, bot, "complaint_templates"), f"campaign {name}: complaint_templates"
+        )
+        found = [p for p in ctx.posts if p.author not in ctx.suppressed and is_complaint(p, camp)]
+        for post in sorted(found, key=order) if templates else ():
+            key = dedup_key(name, "reply", post.platform, post.author_id, post.platform_id)
+            if post.author in answered or key in ctx.drafted:
+                continue
+            answered.add(post.author)
+            cues = sorted({"complaint"} & post.intents) + (
+                ["negative sentiment"] if post.sentiment == "negative" else []
+            )
+            why = f"complains about {camp.brand} ({' and '.join(cues)}): answer helpfully"
+            proposal = _text_proposal(
+                ctx, name, camp, "reply", "reply_complaint", why, post, templates
+            )
+            yield _with_filter(_with_filter(proposal, "complaint", cues), "intent", "complaint")
+    wanted = [i for i in rules.intents if i != "complaint"]
+    if not bot.reply_to_questions:
+        wanted = [i for i in wanted if i != "question"]
+    templates = usable_templates(
+        _templates(camp, bot, "reply_templates"), f"campaign {name}: reply_templates"
+    )
+    if not wanted or not templates:
+        return
+    interests = set(camp.interests)
+    posts = [
+        p
+        for p in ctx.posts
+        if p.intents.intersection(wanted) and p.interests & interests
+        and p.author not in ctx.suppressed
+    ]  # fmt: skip
+    for post in sorted(posts, key=order):
+        key = dedup_key(name, "reply", post.platform, post.author_id, post.platform_id)
+        if post.author in answered or key in ctx.drafted:
+            continue
+        answered.add(post.author)
+        intent = next(i for i in wanted if i in post.intents)
+        about = ", ".join(sorted(post.interests & interests))
+        if intent == "question":
+            why, rule = f"asks a question about {about}", "reply_question"
+        else:
+            why, rule = f"wants to buy ({intent}): about {about}", f"reply_{intent}"
+        proposal = _text_proposal(ctx, name, camp, "reply", rule, why, post, templates)
+        yield _with_filter(proposal, "intent", intent)
+
+
+def _with_filter(proposal: Proposal, name: str, value: Any) -> Proposal:
+    if value is None:
+        return proposal
+    filters = {**proposal.evidence.get("filters", {}), name: value}
+    return replace(proposal, evidence={**proposal.evidence, "filters": filters})
+
+
+#: top keywords of a super-topic's questions that make a group post's theme
+GROUP_POST_KEYWORDS = 3
+
+
+def group_post_rule(
+    ctx: Context, name: str, camp: Campaign, bot: BotSettings
+) -> Iterator[Proposal]:
+    """Be useful in the campaign's super-topics: per super-topic, at most one post every
+    ``group_post_days`` answering what was asked most there in the last ``group_post_days``
+    (the top keywords of its question posts). Target: the super-topic's group id."""
+    templates = usable_templates(
+        _templates(camp, bot, "group_post_templates"), f"campaign {name}: group_post_templates"
+    )
+    if not templates:
+        return
+    since = ctx.now - timedelta(days=bot.group_post_days)
+    for topic in camp.supertopics:
+        wanted = {topic, supertopic_containerid(topic)}
+        wanted |= {g for (_, g), n in ctx.groups.items() if n == topic}
+        by_group: dict[Key, list[LabeledPost]] = defaultdict(list)
+        for p in ctx.posts:
+            if (
+                p.group_id in wanted
+                and "question" in p.intents
+                and p.created_at is not None
+                and as_utc(p.created_at) >= since
+                and p.author not in ctx.suppressed
+            ):
+                by_group[(p.platform, p.group_id or "")].append(p)
+        if not by_group:
+            continue
+        group, questions = max(by_group.items(), key=lambda kv: (len(kv[1]), kv[0]))
+        last = ctx.group_posts.get((name, *group))
+        if last is not None and last > since:
+            continue  # one group post per window
+        title = ctx.groups.get(group) or topic
+        # the super-topic's own name and the brand say nothing about what is asked
+        obvious = {w.lower() for w in (topic, title, camp.brand, *camp.brand_terms)}
+        counts = Counter(
+            k for p in questions for k in dict.fromkeys(p.keywords) if k.lower() not in obvious
+        )
+        theme = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:GROUP_POST_KEYWORDS]
+        if not theme:
+            continue
+        marker = f"theme:{ctx.now.date().isoformat()}"
+        key = dedup_key(name, "group_post", group[0], group[1], marker)
+        if key in ctx.drafted:
+            continue
+        words = [k for k, _ in theme]
+        values = {
+            "name": "", "topic": title, "brand": camp.brand, "interest": "",
+            "keywords": "、".join(words), "post": "", "campaign": name,
+        }  # fmt: skip
+        template = _pick(templates, key)
+        index = templates.index(template)
+        why = (
+            f"{len(questions)} question{'s' * (len(questions) != 1)} in the {title} super-topic "
+            f"in the last {bot.group_post_days} days, most about {', '.join(words)}"
+        )
+        shown = sorted(questions, key=lambda p: (-_timestamp(p), p.id))[:EVIDENCE_POSTS]
+        evidence = _evidence(
+            ctx, group, "group_post_theme", why,
+            group={"platform": group[0], "id": group[1], "name": title},
+            theme={k: n for k, n in theme}, questions=len(questions),
+            posts=[_post_evidence(p) for p in shown], drafted_by=f"template:{index}",
+            filters={"intent": "question", "since": since.isoformat()},
+        )  # fmt: skip
+        asked = "；".join(p.text[:TEMPLATE_POST_CHARS] for p in shown)
+        slots = {
+            **values,
+            "post_full": f"超话「{title}」里最近的提问：{asked}"[:EVIDENCE_TEXT_CHARS],
+        }
+        yield Proposal(
+            name, "group_post", group[0], group[1], marker, render_template(template, values),
+            "group_post_theme", evidence, slots, template_id("group_post_theme", index, template),
+        )  # fmt: skip
+
+
 Rule = Callable[[Context, str, Campaign, BotSettings], Iterator[Proposal]]
 RULES: tuple[Rule, ...] = (follow_rule, lookalike_rule, reply_rule, repost_rule, dormant_rule)
+#: the rules a campaign's ``[campaigns.NAME.rules] kinds`` picks from, in this order
+RULES_BY_KIND: dict[str, Rule] = {
+    "follow": follow_rule, "lookalike": lookalike_rule, "reply": intent_reply_rule,
+    "repost": repost_rule, "dormant": dormant_rule, "group_post": group_post_rule,
+}  # fmt: skip
+#: the rules that pick users (their 5A stage: the furthest of their posts); the others pick posts
+USER_KINDS = ("follow", "lookalike", "dormant")
+
+
+def has_rules(camp: Campaign) -> bool:
+    """Whether the campaign has a ``[campaigns.NAME.rules]`` table (else: as ``[bot]`` says)."""
+    return "rules" in camp.model_fields_set
+
+
+def _community(inf: Influence | None) -> int | None:
+    value = inf.parts.get("community") if inf is not None else None
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def user_filters(ctx: Context, key: Key, rules: CampaignRules) -> dict[str, Any] | None:
+    """What the user matched of the rules' rank, score and community filters (for the
+    evidence); None when they fail one. A filter left at its default matches anyone."""
+    inf = ctx.scores.get(key)
+    matched: dict[str, Any] = {}
+    if rules.max_rank:
+        if inf is None or inf.rank > rules.max_rank:
+            return None
+        matched["rank"] = {"rank": inf.rank, "max_rank": rules.max_rank}
+    if rules.min_score:
+        if inf is None or inf.score < rules.min_score:
+            return None
+        matched["score"] = {"score": inf.score, "min_score": rules.min_score}
+    if rules.communities:
+        community = _community(inf)
+        if community not in rules.communities:
+            return None
+        matched["community"] = {"community": community, "communities": rules.communities}
+    return matched
+
+
+def user_stage(ctx: Context, key: Key, brand: str) -> str | None:
+    """The furthest 5A stage toward ``brand`` of the user's posts."""
+    seen = {s for p in ctx.by_author.get(key, ()) if (s := p.stage(brand))}
+    return max(seen, key=RULE_STAGES.index) if seen else None
+
+
+def post_filters(post: LabeledPost, camp: Campaign, rules: CampaignRules) -> dict[str, Any] | None:
+    """What the post matched of the rules' sentiment and stage filters; None when it fails."""
+    matched: dict[str, Any] = {}
+    if rules.sentiments:
+        if post.sentiment not in rules.sentiments:
+            return None
+        matched["sentiment"] = post.sentiment
+    if rules.stages:
+        stage = post.stage(camp.brand)
+        if stage not in rules.stages:
+            return None
+        matched["stage"] = stage
+    return matched
+
+
+def _scoped(ctx: Context, camp: Campaign, by_user: bool) -> Context:
+    """``ctx`` as the campaign's rules see it: only the users (and their posts) that pass the
+    rank, score and community filters, and either users whose furthest stage passes
+    (``by_user``: follow, look-alike, dormant) or posts that pass the sentiment and stage
+    filters (reply, repost)."""
+    rules = camp.rules
+    verdicts: dict[Key, bool] = {}
+
+    def allows(key: Key) -> bool:
+        if key not in verdicts:
+            ok = user_filters(ctx, key, rules) is not None
+            if ok and by_user and rules.stages:
+                ok = user_stage(ctx, key, camp.brand) in rules.stages
+            verdicts[key] = ok
+        return verdicts[key]
+
+    posts = [
+        p for p in ctx.posts
+        if allows(p.author) and (by_user or post_filters(p, camp, rules) is not None)
+    ]  # fmt: skip
+    scores = {k: v for k, v in ctx.scores.items() if allows(k)}
+    return replace(ctx, posts=posts, scores=scores, picks={}, allows=allows)
+
+
+def _filters_evidence(
+    items: Iterable[Proposal], ctx: Context, camp: Campaign, by_user: bool
+) -> Iterator[Proposal]:
+    """Each proposal's evidence gets ``filters``: which of the rules' filters it matched."""
+    rules = camp.rules
+    index = {(p.platform, p.platform_id): p for p in ctx.posts} if not by_user else {}
+    for p in items:
+        if p.kind == "group_post":
+            yield p
+            continue
+        key = (p.platform, p.target_account)
+        found = dict(user_filters(ctx, key, rules) or {})
+        if by_user and rules.stages:
+            found["stage"] = user_stage(ctx, key, camp.brand)
+        post = index.get((p.platform, p.target_post or ""))
+        if post is not None:
+            found.update(post_filters(post, camp, rules) or {})
+        filters = {**found, **p.evidence.get("filters", {})}
+        yield replace(p, evidence={**p.evidence, "filters": filters})
+
+
+def campaign_streams(
+    ctx: Context, name: str, camp: Campaign, bot: BotSettings
+) -> list[Iterator[Proposal]]:
+    """The campaign's rule streams: as ``[bot]`` says, or as its ``[campaigns.NAME.rules]``."""
+    if not has_rules(camp):
+        return [rule(ctx, name, camp, bot) for rule in RULES]
+    rules = camp.rules
+    if rules.interests is not None:
+        camp = camp.model_copy(update={"interests": list(rules.interests)})
+    users, posts = _scoped(ctx, camp, True), _scoped(ctx, camp, False)
+    if "follow" not in rules.kinds:
+        users.picks[name] = []  # the look-alike rule need not leave out the follow rule's picks
+    streams = []
+    for kind, rule in RULES_BY_KIND.items():
+        if kind not in rules.kinds:
+            continue
+        if kind == "group_post":  # a super-topic's questions, whoever asked them
+            streams.append(rule(ctx, name, camp, bot))
+            continue
+        by_user = kind in USER_KINDS
+        scoped = users if by_user else posts
+        streams.append(_filters_evidence(rule(scoped, name, camp, bot), scoped, camp, by_user))
+    return streams
 
 
 def _timestamp(post: LabeledPost) -> float:
@@ -769,9 +1130,9 @@ def proposals(ctx: Context, settings: Settings) -> Iterator[Proposal]:
     never be approved (sensitive words, disallowed links, hidden characters, e.g. from a
     user's name filled into a template) are left out and logged."""
     streams = [
-        rule(ctx, name, camp, settings.bot)
+        stream
         for name, camp in settings.campaigns.items()
-        for rule in RULES
+        for stream in campaign_streams(ctx, name, camp, settings.bot)
     ]
     return roundrobin(*streams)
 
@@ -801,7 +1162,7 @@ def _written(items: Iterable[Proposal], drafter: ChatDrafter | None) -> Iterator
             yield p
             continue
         evidence = {**p.evidence, "drafted_by": drafter.label, "template_text": p.text}
-        yield replace(p, text=text, evidence=evidence)
+        yield replace(p, text=text, evidence=evidence, template=drafter.label)
 
 
 def _approvable(items: Iterable[Proposal], checks: TextChecks) -> Iterator[Proposal]:
@@ -878,6 +1239,7 @@ def _draft_row(p: Proposal, now: datetime, expires: datetime) -> dict[str, Any]:
         "rule": p.rule, "evidence": p.evidence, "status": "pending",
         "content_hash": content_hash(p.kind, p.platform, p.target_account, p.target_post, p.text),
         "approved_hash": None, "dedup_key": p.key, "created_by": SYSTEM_ACTOR, "reviewed_by": None,
+        "template": p.template,
         "created_at": now, "updated_at": now, "expires_at": expires,
     }  # fmt: skip
 

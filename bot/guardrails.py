@@ -15,9 +15,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from crawlers.models import AuditEvent, Suppression
+from crawlers.models import AuditEvent, Draft, Suppression
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +33,35 @@ def suppressed_accounts(session: Session) -> set[tuple[str, str]]:
     """Every suppressed ``(platform, account_id)``."""
     rows = session.exec(select(Suppression.platform, Suppression.account_id)).all()
     return {(platform, account_id) for platform, account_id in rows}
+
+
+#: follow drafts that mean "this platform account follows them" (done, or on the way)
+FOLLOWED = ("sending", "sent", "reconcile", "handoff")
+
+
+def recent_follows(session: Session, since: datetime) -> set[tuple[str, str]]:
+    """Every ``(platform, account)`` followed (sent, handed off, or on the way) since ``since``:
+    tingfeng never unfollows, and never drafts a follow of them again (no follow churn)."""
+    stmt = select(Draft.platform, Draft.target_account).where(
+        Draft.kind == "follow", col(Draft.status).in_(FOLLOWED), col(Draft.sent_at) >= since
+    )
+    return {(platform, account) for platform, account in session.exec(stmt)}
+
+
+def followed_recently(
+    session: Session, platform: str, account: str, since: datetime, other_than: int | None = None
+) -> bool:
+    """Whether another follow draft toward ``account`` was sent or handed off since ``since``."""
+    stmt = select(Draft.id).where(
+        Draft.kind == "follow",
+        Draft.platform == platform,
+        Draft.target_account == account,
+        col(Draft.status).in_(FOLLOWED),
+        col(Draft.sent_at) >= since,
+    )
+    if other_than is not None:
+        stmt = stmt.where(Draft.id != other_than)
+    return session.exec(stmt).first() is not None
 
 
 def add_suppression(

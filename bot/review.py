@@ -36,11 +36,15 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "edited": frozenset({"approved", "edited", "rejected", "expired"}),
     # an approval can be revoked (rejected) until dispatch picks the draft up (a later issue)
     "approved": frozenset({"edited", "rejected"}),
+    # a Weibo hand-off (bot.handoff): the person posted it, or skipped it. (A draft in
+    # reconcile is settled only by bot.reconcile, never by review: approving it again here
+    # would send it a second time.)
+    "handoff": frozenset({"sent", "failed"}),
 }
 #: drafts still waiting for a reviewer
 OPEN = ("pending", "edited")
-#: drafts a suppression withdraws: everything not yet sent
-UNSENT = (*OPEN, "approved")
+#: drafts a suppression withdraws: everything not yet sent (a hand-off not yet posted too)
+UNSENT = (*OPEN, "approved", "handoff")
 
 
 def as_utc(when: datetime) -> datetime:
@@ -236,7 +240,7 @@ def _check_text(draft: Draft, text: str, bot: BotSettings) -> None:
 
 
 #: statuses whose text counts as said (or about to be) for the near-duplicate check
-SAID = ("approved", "sending", "sent")
+SAID = ("approved", "sending", "sent", "handoff", "reconcile")
 
 
 def _check_not_duplicate(session: Session, draft: Draft, bot: BotSettings, now: datetime) -> None:

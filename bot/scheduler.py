@@ -42,7 +42,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy import delete, update
+from sqlalchemy import delete, inspect, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -56,10 +56,10 @@ from crawlers.store import open_store
 logger = logging.getLogger(__name__)
 
 LOCK_NAME = "scheduler"
-STAGES = ("crawl", "label", "rank", "draft")
+STAGES = ("crawl", "label", "rank", "draft", "dispatch", "alerts", "report")
 JOB_PREFIX = "tingfeng."
 LEASE_JOB_ID = "tingfeng.lease"
-#: a job that missed its time (process down, or busy) still runs if this late, at most once
+#: where the scheduler reads the time (tests pass a fake clock)
 Clock = Callable[[], datetime]
 
 
@@ -168,6 +168,18 @@ def _stage_function(stage: str) -> Callable[..., int]:
         from bot.drafts import run as draft_run
 
         return draft_run
+    if stage == "dispatch":
+        from bot.dispatch import stage as dispatch_stage
+
+        return dispatch_stage
+    if stage == "alerts":
+        from reports.daily import alerts_stage
+
+        return alerts_stage
+    if stage == "report":
+        from reports.daily import stage as report_stage
+
+        return report_stage
     raise SchedulerError(f"unknown stage {stage!r}; stages: {', '.join(STAGES)}")
 
 
@@ -229,15 +241,13 @@ def build_scheduler(
     engine: Engine | None = None,
     blocking: bool = True,
 ) -> BaseScheduler:
-    """A scheduler with the four stage jobs, not started. Jobs go to the store's database."""
+    """A scheduler with the stage jobs, not started. Jobs go to the store's database."""
     path = _settings_path(settings)
     engine = engine or open_store(settings)
     tz = settings.schedule.timezone
     cls = BlockingScheduler if blocking else BackgroundScheduler
-    scheduler = cls(
-        jobstores={"default": SQLAlchemyJobStore(engine=engine), "process": MemoryJobStore()},
-        timezone=tz,
-    )
+    jobstore = SQLAlchemyJobStore(engine=engine)
+    scheduler = cls(jobstores={"default": jobstore, "process": MemoryJobStore()}, timezone=tz)
     for stage in STAGES:
         trigger = CronTrigger.from_crontab(getattr(settings.schedule, stage), timezone=tz)
         scheduler.add_job(
@@ -251,8 +261,27 @@ def build_scheduler(
             coalesce=True,  # after downtime, run a missed stage once, not once per missed time
             max_instances=1,
             misfire_grace_time=settings.schedule.misfire_grace_seconds,
+            **_kept_next_run(jobstore, JOB_PREFIX + stage, trigger),
         )
     return scheduler
+
+
+def _kept_next_run(
+    jobstore: SQLAlchemyJobStore, job_id: str, trigger: CronTrigger
+) -> dict[str, datetime]:
+    """The stored job's next run time if its trigger is unchanged: re-adding a job without one
+    moves it to the trigger's next time after now, so a time missed while no scheduler ran was
+    dropped instead of run once within ``misfire_grace_seconds``."""
+    if not inspect(jobstore.engine).has_table(jobstore.jobs_t.name):
+        return {}
+    try:
+        stored = jobstore.lookup_job(job_id)
+    except Exception:  # an unreadable stored job (e.g. pickled by an older version): replace it
+        logger.warning("stored job %s is unreadable; its next run time is recomputed", job_id)
+        return {}
+    if stored is None or stored.next_run_time is None or repr(stored.trigger) != repr(trigger):
+        return {}
+    return {"next_run_time": stored.next_run_time}
 
 
 def add_lease_renewal(

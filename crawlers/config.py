@@ -14,7 +14,7 @@ import tomllib
 from collections.abc import Mapping
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args, get_origin
 
 from pydantic import (
     AfterValidator,
@@ -225,6 +225,23 @@ class BotSettings(Section):
         ]
     )
     repost_templates: list[str] = Field(default_factory=lambda: ["说得太好了，{brand}也很认同！"])
+    # replies to complaints about the brand (campaigns whose [campaigns.NAME.rules] ask for them)
+    complaint_templates: list[str] = Field(
+        default_factory=lambda: [
+            "{{ name }}你好，非常抱歉给你带来了不好的体验。你说的问题我们很重视，"
+            "方便的话请私信我们具体情况，{{ brand }}会尽快帮你处理。"
+        ]
+    )
+    # a super-topic post answering its most-asked recent questions (rules kinds "group_post")
+    group_post_templates: list[str] = Field(
+        default_factory=lambda: [
+            "最近{{ topic }}超话里好多朋友在问「{{ keywords }}」，{{ brand }}整理了几点经验，"
+            "欢迎大家在评论区补充交流～"
+        ]
+    )
+    group_post_days: int = Field(default=7, ge=1, le=365)
+    # days after sending that a reply's or repost's post is crawled again for its outcomes
+    outcome_days: int = Field(default=14, ge=0, le=365)
 
     @model_validator(mode="after")
     def _llm_needs_an_endpoint(self) -> BotSettings:
@@ -253,6 +270,12 @@ class DispatchSettings(Section):
     comment_per_day: int = Field(default=100, ge=0, le=300)
     target_cooldown_hours: float = Field(default=24.0, ge=0)
     timeout_seconds: float = Field(default=10.0, gt=0)
+    # where approved drafts go: Weibo's write API is closed, so a person posts them (hand-off)
+    weibo: Literal["handoff", "sandbox"] = "handoff"
+    mastodon: Literal["api", "off"] = "api"
+    mastodon_visibility: Literal["public", "unlisted", "private", "direct"] = "public"
+    mastodon_repost: Literal["reply", "quote"] = "reply"
+    refollow_days: int = Field(default=90, ge=0)
 
 
 class ScheduleSettings(Section):
@@ -261,6 +284,9 @@ class ScheduleSettings(Section):
     label: str = "10 */2 * * *"
     rank: str = "20 */6 * * *"
     draft: str = "30 */6 * * *"
+    dispatch: str = "*/15 * * * *"
+    alerts: str = "5 * * * *"
+    report: str = "0 9 * * *"
     lock_ttl_seconds: int = Field(default=120, ge=10)
     misfire_grace_seconds: int = Field(default=900, ge=1)
 
@@ -275,7 +301,7 @@ class ScheduleSettings(Section):
             raise ValueError("not a known IANA timezone such as Asia/Shanghai") from exc
         return v
 
-    @field_validator("crawl", "label", "rank", "draft")
+    @field_validator("crawl", "label", "rank", "draft", "dispatch", "alerts", "report")
     @classmethod
     def _crontab(cls, v: str) -> str:
         from apscheduler.triggers.cron import CronTrigger
@@ -287,6 +313,130 @@ class ScheduleSettings(Section):
                 f"not a crontab expression 'min hour day month weekday' ({exc})"
             ) from exc
         return v
+
+
+class ReportsSettings(Section):
+    """The scheduler's daily report (``[schedule] report``)."""
+
+    dir: str = Field(default="var/reports", min_length=1)
+    period_days: int = Field(default=1, ge=1, le=366)
+    email: bool = True
+
+
+class WebSettings(Section):
+    """The review web UI (``tingfeng serve``)."""
+
+    host: str = Field(default="127.0.0.1", min_length=1)
+    port: int = Field(default=8750, ge=1, le=65535)
+    https_only: bool = True  # the Secure cookie flag ("cookie" in a key name reads as a secret)
+    session_hours: float = Field(default=12.0, gt=0, le=720)
+
+
+class AlertsSettings(Section):
+    """Negative-spike alerts per campaign (``tingfeng alerts check``, the scheduler's job) and
+    where they go: a webhook and/or e-mail. Secrets only from the environment:
+    TINGFENG_ALERT_WEBHOOK_SECRET, TINGFENG_SMTP_USER, TINGFENG_SMTP_PASSWORD."""
+
+    baseline_days: int = Field(default=28, ge=1, le=366)
+    min_history_days: int = Field(default=7, ge=1, le=366)
+    z: float = Field(default=3.5, gt=0)
+    min_count: int = Field(default=10, ge=1)
+    nsr_drop: float = Field(default=0.5, ge=0, le=2)
+    check_hours: int = Field(default=3, ge=1, le=168)
+    reopen_after_hours: int = Field(default=6, ge=1)
+    top_posts: int = Field(default=10, ge=1, le=100)
+    webhook_url: str = ""
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    webhook_retries: int = Field(default=3, ge=0, le=10)
+    webhook_backoff_seconds: float = Field(default=1.0, ge=0)
+    smtp_host: str = ""
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_starttls: bool = True
+    smtp_from: str = ""
+    smtp_to: list[str] = Field(default_factory=list)
+    smtp_timeout_seconds: float = Field(default=20.0, gt=0)
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_is_http(cls, v: str) -> str:
+        if v.strip() and not v.strip().startswith(("http://", "https://")):
+            raise ValueError('must start with http:// or https:// (or be "" for no webhook)')
+        return v.strip()
+
+    @model_validator(mode="after")
+    def _smtp_complete(self) -> AlertsSettings:
+        if self.smtp_host.strip():
+            if not self.smtp_to:
+                raise ValueError(
+                    "[alerts] smtp_to is empty but smtp_host is set: add the recipients, "
+                    'e.g. smtp_to = ["brand-team@example.com"], or set smtp_host = ""'
+                )
+            if not self.smtp_from.strip():
+                raise ValueError(
+                    "[alerts] smtp_from is empty but smtp_host is set: add the sender, "
+                    'e.g. smtp_from = "tingfeng@example.com"'
+                )
+        bad = [a for a in [self.smtp_from, *self.smtp_to] if a.strip() and "@" not in a]
+        if bad:
+            raise ValueError(
+                f"[alerts] smtp_from/smtp_to: {', '.join(map(repr, bad))} is not an e-mail address"
+            )
+        return self
+
+
+class Competitor(Section):
+    """A competitor for share of voice: its name and the terms that mention it."""
+
+    name: str = Field(min_length=1)
+    terms: list[str] = Field(default_factory=list)  # empty: the name itself
+
+    def match_terms(self) -> list[str]:
+        """The terms whose mention counts for this competitor (its name when none are set)."""
+        return [t for t in dict.fromkeys(self.terms or [self.name]) if t.strip()]
+
+
+#: what ``[campaigns.NAME.rules] kinds`` may name: the drafting rules
+RULE_KINDS = ("follow", "lookalike", "reply", "repost", "dormant", "group_post")
+#: the intents a reply may answer (``nlp.intent`` names; ``praise`` is for reposts, not replies)
+RULE_INTENTS = ("question", "complaint", "purchase_intent")
+RULE_STAGES = ("aware", "appeal", "ask", "act", "advocate")  # nlp.stage5a.STAGES
+RULE_SENTIMENTS = ("positive", "negative", "neutral")
+
+
+def _allowed(what: str, allowed: tuple[str, ...]) -> Any:
+    def check(v: list[str]) -> list[str]:
+        bad = [x for x in v if x not in allowed]
+        if bad:
+            raise ValueError(
+                f"unknown {what} {', '.join(map(repr, bad))}; allowed values: {', '.join(allowed)}"
+            )
+        return list(dict.fromkeys(v))
+
+    return AfterValidator(check)
+
+
+class CampaignRules(Section):
+    """``[campaigns.NAME.rules]``: which users and posts the campaign's drafting rules act on.
+    Without the table a campaign drafts as ``[bot]`` says (every rule but group_post)."""
+
+    kinds: Annotated[list[str], _allowed("kind", RULE_KINDS)] = Field(
+        default_factory=lambda: list(RULE_KINDS[:-1])
+    )
+    interests: list[str] | None = None  # None: the campaign's interests
+    communities: list[int] = Field(default_factory=list)  # [] = any community
+    max_rank: int = Field(default=0, ge=0)  # 0 = any rank
+    min_score: float = Field(default=0.0, ge=0)
+    sentiments: Annotated[list[str], _allowed("sentiment", RULE_SENTIMENTS)] = Field(
+        default_factory=list
+    )
+    intents: Annotated[list[str], _allowed("intent", RULE_INTENTS)] = Field(
+        default_factory=lambda: ["question"]
+    )
+    stages: Annotated[list[str], _allowed("stage", RULE_STAGES)] = Field(default_factory=list)
+    reply_templates: list[str] | None = None  # None: [bot]'s
+    complaint_templates: list[str] | None = None
+    repost_templates: list[str] | None = None
+    group_post_templates: list[str] | None = None
 
 
 class Campaign(Section):
@@ -304,6 +454,17 @@ class Campaign(Section):
     mastodon_accounts: list[str] = Field(default_factory=list)
     seed_accounts: list[str] = Field(default_factory=list)
     own_accounts: list[str] = Field(default_factory=list)
+    competitors: list[Competitor] = Field(default_factory=list)
+    # set only when the table is in the settings: ``"rules" in campaign.model_fields_set``
+    rules: CampaignRules = Field(default_factory=CampaignRules)
+
+    @field_validator("competitors", mode="before")
+    @classmethod
+    def _competitor_names(cls, v: Any) -> Any:
+        # "瑞幸" is short for {name = "瑞幸"} (its name is its only term)
+        if isinstance(v, list):
+            return [{"name": c} if isinstance(c, str) else c for c in v]
+        return v
 
     @field_validator("topics")
     @classmethod
@@ -327,6 +488,9 @@ class Secrets(BaseSettings):
     weibo_cookie: SecretStr | None = None
     mastodon_token: SecretStr | None = None
     llm_api_key: SecretStr | None = None
+    alert_webhook_secret: SecretStr | None = None  # HMAC key of alert webhooks
+    smtp_user: SecretStr | None = None
+    smtp_password: SecretStr | None = None
     proxies: SecretStr | None = None
 
 
@@ -346,6 +510,9 @@ class Settings(BaseSettings):
     bot: BotSettings = Field(default_factory=BotSettings)
     dispatch: DispatchSettings = Field(default_factory=DispatchSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
+    alerts: AlertsSettings = Field(default_factory=AlertsSettings)
+    reports: ReportsSettings = Field(default_factory=ReportsSettings)
     campaigns: dict[str, Campaign] = Field(default_factory=dict)
 
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
@@ -427,6 +594,9 @@ def _model_for(loc: tuple[Any, ...]) -> type[BaseModel] | None:
             continue
         field = model.model_fields.get(part)
         ann = field.annotation if field else None
+        if get_origin(ann) is list and parts and isinstance(parts[0], int):
+            parts.pop(0)  # an item of a list of tables, e.g. campaigns.NAME.competitors.0
+            ann = get_args(ann)[0]
         if not (isinstance(ann, type) and issubclass(ann, BaseModel)):
             return None
         model = ann

@@ -26,7 +26,8 @@ PostKind = Literal["post", "comment", "repost"]
 InteractionKind = Literal["repost", "comment", "mention", "follow"]
 DraftKind = Literal["follow", "reply", "repost", "group_post"]
 DraftStatus = Literal[
-    "pending", "approved", "edited", "rejected", "expired", "sending", "sent", "failed", "reconcile"
+    "pending", "approved", "edited", "rejected", "expired", "sending", "sent", "failed", "reconcile",
+    "handoff",
 ]
 
 
@@ -372,6 +373,9 @@ class Draft(SQLModel, table=True):
     sent_at: datetime | None = None  # when dispatch began sending it
     platform_ref: str | None = Field(default=None, max_length=128)  # the platform's id for it
     dispatch_error: str = Field(default="", sa_type=Text)
+    # which text produced it: "<rule>#<index>:<sha256[:8] of the template>", "llm:<model>", or
+    # "" (follows, drafts from before this column); `tingfeng outcomes` groups by it
+    template: str = Field(default="", max_length=128)
 
 
 class AuditEvent(SQLModel, table=True):
@@ -397,6 +401,30 @@ class Suppression(SQLModel, table=True):
     reason: str = ""
     added_by: str = ""
     added_at: datetime = Field(default_factory=utcnow)
+
+
+# --- review web UI (bot/web) ----------------------------------------------------------------
+
+
+class WebUser(SQLModel, table=True):
+    """A person who may log in to ``tingfeng serve``; the name is the audit log's actor."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=64, unique=True)
+    password_hash: str = Field(max_length=255)  # scrypt$n$r$p$salt$hash, never the password
+    created_at: datetime = Field(default_factory=utcnow)
+    disabled: bool = False
+
+
+class WebSession(SQLModel, table=True):
+    """A logged-in browser: the cookie holds a random token, the row only its SHA-256."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    user: str = Field(max_length=64, index=True)
+    csrf: str = Field(max_length=64)  # the token every form of this session carries
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
 
 
 class SchedulerLock(SQLModel, table=True):

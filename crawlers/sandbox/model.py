@@ -51,6 +51,7 @@ class Repost:
     text: str
     created_at: datetime
     source: str
+    attitudes_count: int = 0  # likes: only the brand's reposts get any (``reactions``)
 
 
 @dataclass

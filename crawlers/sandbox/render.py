@@ -162,7 +162,7 @@ def repost_json(repost: Repost, author: User) -> dict[str, Any]:
         "user": user_json(author),
         "reposts_count": 0,
         "comments_count": 0,
-        "attitudes_count": 0,
+        "attitudes_count": repost.attitudes_count,
         "isLongText": False,
         "pid": repost.mid,
     }

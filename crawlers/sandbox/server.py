@@ -3,7 +3,9 @@
 ``make_server(host, port, world)`` returns a ``ThreadingHTTPServer``; call ``serve_forever()``.
 Requests are logged at DEBUG only. ``/private/`` exists so tests can check that robots.txt is
 obeyed; ``/_sandbox/stats`` reports how often each path was fetched and ``/_sandbox/log`` lists
-the requests themselves.
+the requests themselves. ``POST /api/actions`` records an engagement action and lets the world
+react to it (``reactions``: follow-backs, likes and replies); ``/_sandbox/actions`` lists the
+actions and ``/_sandbox/outcomes`` what the world did in answer.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any, cast
 from urllib.parse import parse_qsl, urlsplit
 
 from crawlers.sandbox import faults as faults_
-from crawlers.sandbox import guest
+from crawlers.sandbox import guest, reactions
 from crawlers.sandbox.containers import Containers
 from crawlers.sandbox.faults import Options, Reply
 from crawlers.sandbox.journal import Journal, Request, logged_in
@@ -48,14 +50,9 @@ class SandboxServer(ThreadingHTTPServer):
         self.world = world
         self.faults = faults_.check(faults or {})
         self.options = options or Options()
-        containers, statuses = Containers(world), Statuses(world)
-        self.api: dict[str, Handler] = {
-            "/api/container/getIndex": containers.get_index,
-            "/comments/hotflow": statuses.hotflow,
-            "/api/comments/show": statuses.hotflow,
-            "/api/statuses/repostTimeline": statuses.reposts,
-            "/statuses/extend": statuses.extend,
-        }
+        self.api = self._handlers(world)
+        #: what the world did in answer to each action (``reactions.react``), in order
+        self.reactions: list[dict[str, Any]] = []
         self.hits: Counter[str] = Counter()
         #: engagement actions posted to ``/api/actions`` (follow, reply, repost), in order; a
         #: repeated ``Idempotency-Key`` returns the first result and adds nothing
@@ -68,6 +65,17 @@ class SandboxServer(ThreadingHTTPServer):
         self.stopping = threading.Event()  # lets hung and slow replies go when the server stops
         self._served = 0  # requests that count towards the counter faults
         self._lock = threading.Lock()
+
+    @staticmethod
+    def _handlers(world: World) -> dict[str, Handler]:
+        containers, statuses = Containers(world), Statuses(world)
+        return {
+            "/api/container/getIndex": containers.get_index,
+            "/comments/hotflow": statuses.hotflow,
+            "/api/comments/show": statuses.hotflow,
+            "/api/statuses/repostTimeline": statuses.reposts,
+            "/statuses/extend": statuses.extend,
+        }
 
     @property
     def base_url(self) -> str:
@@ -95,6 +103,11 @@ class SandboxServer(ThreadingHTTPServer):
         if request.path == "/_sandbox/actions":
             with self._lock:
                 return Reply(payload={"ok": 1, "actions": list(self.actions)})
+        if request.path == "/_sandbox/outcomes":
+            with self._lock:
+                reacted = list(self.reactions)
+            return Reply(payload={"ok": 1, "account": str(reactions.BRAND_UID),
+                                  "reactions": reacted})  # fmt: skip
         counter = faults_.counted(self.faults, self._number())
         if counter is not None:
             reply = Reply(fired=[counter])
@@ -140,10 +153,23 @@ class SandboxServer(ThreadingHTTPServer):
                 done = {"id": f"a{len(self.actions) + 1}", "key": key, **body}
                 self.actions.append(done)
                 self._action_keys[key] = done
+                self._react(done)
         reply = Reply(payload={"ok": 1, "data": {"id": done["id"]}})
         if self.action_fault == "lost":
             reply.delay = 30.0  # the client times out first; the action stands
         return reply
+
+    def _react(self, action: dict[str, Any]) -> None:
+        """The world's answer to a new action (under the lock): a new world, served from now."""
+        try:
+            reacted = reactions.react(self.world, action, len(self.actions))
+        except Exception:  # a bug here must not lose the action itself
+            logger.exception("the sandbox world could not react to %s", action.get("id"))
+            return
+        if reacted.world is not self.world:
+            self.world = reacted.world
+            self.api = self._handlers(reacted.world)
+        self.reactions.append(reacted.record)
 
     def server_close(self) -> None:
         self.stopping.set()

@@ -12,12 +12,17 @@ realtime search) stop paging after a page that holds only posts at or below the 
 previous complete run stored for that list (``CrawlRun.cursor``, see ``base``); hot and "all"
 search are ranked, not time-ordered, so their first pages are read again. Comments and reposts
 of stored posts are fetched again only when the post's counts grew (``weibo_state``).
+
+Outcomes (``weibo_outcomes``): the fans of each campaign's ``own_accounts`` and the comments
+and reposts of the posts we replied to or reposted within ``[bot] outcome_days`` are read on
+every crawl, so follow-backs and the likes and replies our comments get are collected.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from functools import partial
 from typing import Any
 from urllib.parse import urlencode
 
@@ -26,9 +31,11 @@ from scrapy.http import Response
 
 from crawlers.config import Settings, supertopic_containerid
 from crawlers.errors import CrawlError
+from crawlers.spiders import weibo_outcomes as wo
 from crawlers.spiders import weibo_parse as wp
 from crawlers.spiders import weibo_state as ws
 from crawlers.spiders.base import BaseSpider
+from crawlers.store import open_store
 
 logger = logging.getLogger(__name__)
 
@@ -117,6 +124,11 @@ class WeiboSpider(BaseSpider):
             keyed += [(f"keyword:{k}", self._search_requests(k)) for k in camp.keywords]
             keyed += [(f"supertopic:{s}", self._supertopic_requests(s)) for s in camp.supertopics]
             keyed += [(f"account:{a}", self._account_requests(a)) for a in camp.accounts]
+            keyed += [
+                (f"own:{a}", self._own_requests(a))
+                for a in camp.own_accounts
+                if a not in camp.accounts
+            ]
             for key, make in keyed:
                 if key in self.runbook.targets:
                     logger.info("target %s is shared by campaigns; crawled once", key)
@@ -124,6 +136,44 @@ class WeiboSpider(BaseSpider):
                     continue
                 self.runbook.add(key, name)
                 yield key, make
+
+    def _opened(self, spider: scrapy.Spider) -> None:
+        """Before the run's rows are written: one target per campaign whose sent replies and
+        reposts are still within ``[bot] outcome_days`` (``weibo_outcomes``)."""
+        days = self.tf_settings.bot.outcome_days
+        if days > 0:
+            engine = open_store(self.tf_settings)
+            try:
+                due = wo.answered_posts(engine, self.platform, self.campaign_names, days)
+            finally:
+                engine.dispose()
+            for campaign in dict.fromkeys(a.campaign for a in due):
+                key = f"outcomes:{campaign}"
+                self.runbook.add(key, campaign)
+                mine = [a for a in due if a.campaign == campaign]
+                self._plan.append((key, partial(self._outcome_requests, posts=mine)))
+        super()._opened(spider)
+
+    def _own_requests(self, uid: str) -> Callable[[str], Iterable[scrapy.Request]]:
+        """A campaign's own account: its profile and its newest fans (follow-backs)."""
+
+        def make(key: str) -> Iterator[scrapy.Request]:
+            self._seen_authors.add(uid)
+            yield from self._profile_requests(key, uid, always=True)
+            pages = max(self.crawl.fan_pages, wo.OWN_FAN_PAGES)
+            cid = f"231051_-_fans_-_{uid}"
+            yield self._list("fans", key, cid, self.parse_people, uid=uid, fetched=0, limit=pages)
+
+        return make
+
+    def _outcome_requests(self, key: str, posts: list[wo.Answered]) -> Iterator[scrapy.Request]:
+        """Comments and reposts of the posts we answered, whatever their counts say."""
+        for a in posts:
+            post = {"id": a.id, "author": a.author, "root": a.root, "kind": a.kind}
+            if a.replied:
+                yield self._comments(key, post, limit=wo.OUTCOME_PAGES)
+            if a.reposted:
+                yield self._reposts(key, post, limit=wo.OUTCOME_PAGES)
 
     async def start(self) -> AsyncIterator[Any]:
         if self.logged_in and self.crawl.login_check:
@@ -254,10 +304,12 @@ class WeiboSpider(BaseSpider):
         max_id: str | None = None,
         n: int = 1,
         fetched: int = 0,
+        limit: int | None = None,
     ) -> scrapy.Request:
         params = {"id": post["id"], "mid": post["id"], "max_id_type": 0}
         if max_id:
             params["max_id"] = max_id
+        extra = {"limit": limit} if limit else {}
         return self._request(
             self._url("/comments/hotflow", **params),
             self.parse_comments,
@@ -265,15 +317,20 @@ class WeiboSpider(BaseSpider):
             post=post,
             n=n,
             fetched=fetched,
+            **extra,
         )
 
-    def _reposts(self, target: str, post: dict[str, Any], page: int = 1) -> scrapy.Request:
+    def _reposts(
+        self, target: str, post: dict[str, Any], page: int = 1, limit: int | None = None
+    ) -> scrapy.Request:
+        extra = {"limit": limit} if limit else {}
         return self._request(
             self._url("/api/statuses/repostTimeline", id=post["id"], page=page),
             self.parse_reposts,
             target,
             post=post,
             n=page,
+            **extra,
         )
 
     # --- shared steps ------------------------------------------------------------------------
@@ -357,11 +414,11 @@ class WeiboSpider(BaseSpider):
         """Whether to fetch the next page; notes a truncation when the page limit stops us."""
         if not has_next:
             return False
-        if response.meta.get("n", 1) < self._limit(kind):
+        limit = response.meta.get("limit")  # outcome follow-ups read further (weibo_outcomes)
+        if response.meta.get("n", 1) < (limit or self._limit(kind)):
             return True
-        self.note(
-            response, f"{kind}: stopped at {LIMITS[kind]}={self._limit(kind)}, more available"
-        )
+        where = f"{limit} pages" if limit else f"{LIMITS[kind]}={self._limit(kind)}"
+        self.note(response, f"{kind}: stopped at {where}, more available")
         return False
 
     def _next_list_page(self, response: Response, data: Any, **extra: Any) -> Out:
@@ -369,7 +426,7 @@ class WeiboSpider(BaseSpider):
         block, key, _ = PAGING[meta["kind"]]
         cursor = wp.next_cursor(data, block, key)
         if self._more(response, meta["kind"], cursor is not None):
-            keep = ("group_id", "uid", "list_name", "ordered", "fetched")
+            keep = ("group_id", "uid", "list_name", "ordered", "fetched", "limit")
             carried = {k: meta[k] for k in keep if k in meta} | extra
             # a response handed to a spider callback carries the request that fetched it
             request = response.request
@@ -606,7 +663,7 @@ class WeiboSpider(BaseSpider):
         status, data = self._page(response)
         post, fetched = response.meta["post"], int(response.meta.get("fetched", 0))
         if status == "end":
-            yield from self._chain_done(post["id"])
+            yield from self._chain_done(post["id"], response)
         if data is None:
             return
         for comment in _objects(data, "data"):
@@ -617,20 +674,20 @@ class WeiboSpider(BaseSpider):
             yield from self._gate(items)
         max_id = wp.next_cursor({"d": data}, "d", "max_id")
         if self._more(response, "comments", max_id is not None):
-            n = response.meta["n"] + 1
-            yield self._comments(response.meta["target"], post, max_id, n, fetched)
+            n, limit = response.meta["n"] + 1, response.meta.get("limit")
+            yield self._comments(response.meta["target"], post, max_id, n, fetched, limit)
             return
         total = wp.total_number(data)
         if max_id is None and total is not None and fetched < total:
             self.note(response, "comments: list ended before total_number")
-        yield from self._chain_done(post["id"])
+        yield from self._chain_done(post["id"], response)
 
     def parse_reposts(self, response: Response) -> Out:
         yield from self._next_chain(response)
         status, data = self._page(response)
         post, page = response.meta["post"], response.meta["n"]
         if status == "end":
-            yield from self._chain_done(post["id"])
+            yield from self._chain_done(post["id"], response)
         if data is None:
             return
         for mblog in _objects(data, "data"):
@@ -641,13 +698,15 @@ class WeiboSpider(BaseSpider):
             )
         pages = wp.parse_count(data.get("max")) if isinstance(data, dict) else None
         if self._more(response, "reposts", pages is not None and page < pages):
-            yield self._reposts(response.meta["target"], post, page + 1)
+            yield self._reposts(response.meta["target"], post, page + 1, response.meta.get("limit"))
         else:
-            yield from self._chain_done(post["id"])
+            yield from self._chain_done(post["id"], response)
 
     def _next_chain(self, page: Response | scrapy.Request) -> Out:
         """At a list's first page (a response, or the request that failed), whatever it holds,
         the post's next list is requested."""
+        if page.meta.get("limit"):  # an outcome follow-up is no part of the post's chain
+            return
         if page.meta.get("n", 1) == 1:
             later = self._later.get(page.meta["post"]["id"])
             if later:
@@ -660,8 +719,11 @@ class WeiboSpider(BaseSpider):
         if "post" in request.meta and request.callback in (self.parse_comments, self.parse_reposts):
             yield from self._next_chain(request)
 
-    def _chain_done(self, pid: str) -> Out:
-        """A comment or repost list of ``pid`` ended cleanly: release its counts when all have."""
+    def _chain_done(self, pid: str, page: Response | None = None) -> Out:
+        """A comment or repost list of ``pid`` ended cleanly: release its counts when all have
+        (an outcome follow-up, ``meta["limit"]``, holds none)."""
+        if page is not None and page.meta.get("limit"):
+            return
         counts = self._pending.done(pid)
         if counts is not None:
             self._settled.add(pid)

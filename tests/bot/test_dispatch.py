@@ -192,3 +192,26 @@ def test_dispatch_command_sends_to_the_sandbox(tmp_path: Path, sandbox: SandboxS
     assert result.exit_code == 0, result.output
     assert "sent 2, failed 0, to reconcile 0; waiting: none" in result.output
     assert len(actions(sandbox)) == 2
+
+
+def test_a_draft_left_sending_by_a_dead_worker_goes_to_reconcile(
+    session: Session, sandbox: SandboxServer
+) -> None:
+    old, fresh = approved(session, 2)
+    adapters = {"weibo": SandboxAdapter(sandbox.base_url, 2.0)}
+    # both claimed by workers; the first one's worker died 2 minutes ago (kill -9 after claim)
+    assert dispatch.claim(session, old, T0)
+    assert dispatch.claim(session, fresh, T0 + timedelta(seconds=100))
+    out = dispatch.run(session, settings(), adapters, now=T0 + timedelta(seconds=120))
+    session.refresh(old)
+    session.refresh(fresh)
+    assert (old.status, fresh.status) == ("reconcile", "sending")
+    assert out.reconcile == 1 and out.sent == 0 and actions(sandbox) == []
+    assert "outcome is unknown" in old.dispatch_error
+    last = session.exec(select(AuditEvent).where(AuditEvent.draft_id == old.id)
+                        .order_by(col(AuditEvent.id).desc())).first()  # fmt: skip
+    assert last is not None and last.action == "reconcile" and last.detail["from"] == "sending"
+    # a later run leaves both alone: nothing is ever re-sent blindly
+    dispatch.run(session, settings(), adapters, now=T0 + timedelta(seconds=130))
+    session.refresh(fresh)
+    assert fresh.status == "sending" and actions(sandbox) == []

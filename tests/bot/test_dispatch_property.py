@@ -3,7 +3,10 @@ hash equals what was sent, and no draft is sent twice.
 
 A hypothesis state machine drafts, edits, approves, rejects, expires and dispatches in random
 order against the real sandbox platform over HTTP (one server for all examples; each example's
-drafts target accounts of their own, so their hashes are new to the server)."""
+drafts target accounts of their own, so their hashes are new to the server). Dispatch also
+hands drafts off to a person (confirmed or skipped), and loses answers (the action done or
+not, the answer gone): those drafts go to reconcile, where a person who looked (truthfully)
+or ``reconcile.check`` settles them; a draft found not sent is sent again with the same key."""
 
 from __future__ import annotations
 
@@ -17,8 +20,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from sqlmodel import Session, col, select
 
-from bot import dispatch, review
-from bot.dispatch import SandboxAdapter
+from bot import dispatch, handoff, reconcile, review
+from bot.dispatch import HANDOFF, SandboxAdapter, UnknownOutcome
 from crawlers.config import default_settings
 from crawlers.errors import ReviewError
 from crawlers.models import Draft, content_hash
@@ -31,6 +34,23 @@ from tests.bot.world import T0
 SERVER = make_server("127.0.0.1", 0, build_world(5, 20))
 threading.Thread(target=SERVER.serve_forever, daemon=True).start()
 ADAPTERS = {"weibo": SandboxAdapter(SERVER.base_url, 5.0)}
+
+
+class LosingAdapter(SandboxAdapter):
+    """The real sandbox, but the answer is lost: after the platform acted (``after=True``) or
+    before the request reached it."""
+
+    def __init__(self, after: bool) -> None:
+        super().__init__(SERVER.base_url, 5.0)
+        self.after = after
+
+    def send(self, draft: Draft, idempotency_key: str) -> str:
+        if self.after:
+            super().send(draft, idempotency_key)
+        raise UnknownOutcome("no answer (lost on purpose)")
+
+
+LOSING = {after: {"weibo": LosingAdapter(after)} for after in (False, True)}
 SETTINGS = default_settings(dispatch={"target_cooldown_hours": 0, "comment_per_hour": 60,
                                       "follow_per_hour": 60})  # fmt: skip
 EXAMPLE = itertools.count()
@@ -62,6 +82,7 @@ class DispatchMachine(RuleBasedStateMachine):
         self.session.commit()
         self.calls_before = SERVER.hits["/api/actions"]
         self.keys: set[str] = set()
+        self.by_hand: set[int] = set()  # drafts a person posted (hand-off confirmed)
 
     def _try(self, call) -> None:  # type: ignore[no-untyped-def]
         # refusals are bot.review's business (tests/bot/test_review.py)
@@ -89,34 +110,73 @@ class DispatchMachine(RuleBasedStateMachine):
     def send(self) -> None:
         dispatch.run(self.session, SETTINGS, ADAPTERS, now=self.now)
 
+    @rule()
+    def hand_off(self) -> None:
+        dispatch.run(self.session, SETTINGS, {"weibo": HANDOFF}, now=self.now)
+
+    @rule(n=st.integers(0, 2), posted=st.booleans())
+    def settle_hand_off(self, n: int, posted: bool) -> None:
+        if posted:
+            with contextlib.suppress(ReviewError):
+                handoff.confirm(self.session, self.ids[n], "dan", "by-hand", now=self.now)
+                self.by_hand.add(self.ids[n])
+        else:
+            self._try(lambda: handoff.skip(self.session, self.ids[n], "dan", "gone", now=self.now))
+
+    @rule(after=st.booleans())
+    def send_and_lose_the_answer(self, after: bool) -> None:
+        dispatch.run(self.session, SETTINGS, LOSING[after], now=self.now)
+
+    @rule(n=st.integers(0, 2))
+    def resolve(self, n: int) -> None:
+        # a person who looked on the platform: sent if it is there
+        d = self.session.get(Draft, self.ids[n])
+        assert d is not None
+        done = [a for a in self._actions() if a["target_account"] == d.target_account]
+        self._try(lambda: reconcile.resolve(self.session, self.ids[n], "erin", bool(done),
+                                            done[0]["id"] if done else None, now=self.now))  # fmt: skip
+
+    @rule()
+    def check(self) -> None:
+        reconcile.check(self.session, SETTINGS, ADAPTERS, now=self.now)
+
+    def _actions(self) -> list[dict]:  # type: ignore[type-arg]
+        with SERVER._lock:
+            return list(SERVER.actions)
+
     @invariant()
     def every_call_is_an_approved_draft_sent_once(self) -> None:
         drafts = list(self.session.exec(select(Draft).where(col(Draft.id).in_(self.ids))))
-        sent = [d for d in drafts if d.status in ("sending", "sent", "reconcile")]
-        for d in sent:
+        out = [d for d in drafts if d.status in ("sending", "sent", "reconcile", "handoff")]
+        for d in out:
             assert (
                 d.approved_hash
                 == d.content_hash
                 == content_hash(d.kind, d.platform, d.target_account, d.target_post, d.text)
             )
-        # exactly one HTTP call per sent draft, none for anything else
-        assert SERVER.hits["/api/actions"] - self.calls_before == len(sent)
-        keys = {d.approved_hash for d in sent}
-        with SERVER._lock:
-            mine = [a for a in SERVER.actions if a["target_account"] in
-                    {d.target_account for d in drafts}]  # fmt: skip
-        assert len(mine) == len(sent)
-        for action in mine:
-            assert action["key"] in keys
-            assert action["key"] == content_hash(
-                action["kind"], "weibo", action["target_account"], action["target_post"],
-                action["text"],
-            )  # what was sent is exactly what was approved  # fmt: skip
+        actions = self._actions()
+        for d in drafts:
+            # each draft's own target account: the platform's actions toward it are its own
+            mine = [a for a in actions if a["target_account"] == d.target_account]
+            assert len(mine) <= 1  # at most once per draft, whatever was re-sent
+            if mine:
+                (action,) = mine
+                # what was sent is exactly what was approved, and the draft says so
+                assert action["key"] == d.approved_hash == content_hash(
+                    action["kind"], "weibo", action["target_account"], action["target_post"],
+                    action["text"],
+                )  # fmt: skip
+                assert d.status in ("sent", "reconcile")
+                if d.status == "sent":
+                    assert d.platform_ref == action["id"]
+            elif d.status == "sent":
+                assert d.id in self.by_hand  # sent without a platform call: posted by a person
+            assert d.status != "handoff" or not mine  # a hand-off never reaches the platform
 
     def teardown(self) -> None:
         # what this example left approved must not be sent by a later one (shared database)
         for d in self.session.exec(select(Draft).where(col(Draft.id).in_(self.ids))):
-            if d.status in ("pending", "edited", "approved"):
+            if d.status in ("pending", "edited", "approved", "handoff", "reconcile"):
                 d.status = "rejected"
                 self.session.add(d)
         self.session.commit()

@@ -16,6 +16,7 @@ from pathlib import Path
 from sqlalchemy import text
 from sqlmodel import Session, select
 
+from bot.scheduler import STAGES
 from crawlers.models import SchedulerLock
 from crawlers.store import make_engine
 
@@ -25,7 +26,7 @@ NEVER = "0 0 1 1 *"
 
 def _settings(tmp_path: Path) -> Path:
     path = tmp_path / "settings.toml"
-    stages = "\n".join(f'{s} = "{NEVER}"' for s in ("crawl", "label", "rank", "draft"))
+    stages = "\n".join(f'{s} = "{NEVER}"' for s in STAGES)
     path.write_text(
         f'[store]\nurl = "sqlite:///{tmp_path / "s.db"}"\n[schedule]\n{stages}\n', encoding="utf-8"
     )
@@ -80,7 +81,7 @@ def test_second_scheduler_is_refused_while_the_first_holds_the_lock(tmp_path: Pa
         with engine.connect() as conn:
             jobs = sorted(r[0] for r in conn.execute(text("SELECT id FROM apscheduler_jobs")))
         engine.dispose()
-        assert jobs == ["tingfeng.crawl", "tingfeng.draft", "tingfeng.label", "tingfeng.rank"]
+        assert jobs == sorted(f"tingfeng.{s}" for s in STAGES)
     finally:
         first.send_signal(signal.SIGTERM)
         first.wait(timeout=30)

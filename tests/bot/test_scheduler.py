@@ -130,7 +130,7 @@ def test_standby_waits_then_takes_over(store: Engine) -> None:
 
 @pytest.fixture
 def fake_stages(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Stages that record their order; the draft stage is the real one (empty store -> 0)."""
+    """Stages that record their order; draft and dispatch are real (empty store -> 0)."""
     calls: list[str] = []
 
     def fake(stage: str):  # type: ignore[no-untyped-def]
@@ -141,7 +141,9 @@ def fake_stages(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         return run
 
     real = sched._stage_function
-    monkeypatch.setattr(sched, "_stage_function", lambda s: real(s) if s == "draft" else fake(s))
+    monkeypatch.setattr(
+        sched, "_stage_function", lambda s: real(s) if s in ("draft", "dispatch", "alerts", "report") else fake(s)
+    )
     monkeypatch.setattr(sched, "crawl", lambda path: calls.append("crawl") or 0)
     return calls
 
@@ -154,6 +156,9 @@ def test_once_runs_every_stage_in_order_and_releases_the_lock(
         "label": 3,
         "rank": 2,
         "draft": 0,
+        "dispatch": 0,
+        "alerts": 0,  # cold start: no history
+        "report": len(settings_file.campaigns),  # one report written per campaign
     }
     assert fake_stages == ["crawl", "label", "rank"]
     assert sched.current_lease(store) is None

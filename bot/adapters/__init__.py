@@ -1,0 +1,1 @@
+"""Platform adapters for ``bot.dispatch`` beside the sandbox's (``bot.dispatch.SandboxAdapter``)."""
