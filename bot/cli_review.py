@@ -61,7 +61,7 @@ def list_cmd(obj: Context, status: str, campaign: str | None, limit: int | None)
 @click.pass_obj
 def show(obj: Context, draft_id: int) -> None:
     """Show one draft in full: text, target, hash, the rule that fired and its evidence."""
-    from bot.review import get_draft
+    from bot.review import OPEN, get_draft, progress
 
     def show_one(session: Any) -> None:
         d = get_draft(session, draft_id)
@@ -72,6 +72,9 @@ def show(obj: Context, draft_id: int) -> None:
         )
         click.echo(f"text: {clean(d.text)}")
         click.echo(f"hash: {d.content_hash}")
+        need = obj.settings.bot.approvals_required
+        if need > 1 and (d.status in OPEN or d.approvals):
+            click.echo(f"approvals: {clean(progress(d, need))}")
         click.echo(f"rule: {d.rule}; expires {d.expires_at}")
         click.echo(
             "evidence: " + clean(json.dumps(d.evidence, ensure_ascii=False, default=str), 600)
@@ -99,10 +102,20 @@ def approve(obj: Context, draft_id: int, expected_hash: str | None, actor: str |
         lambda s: _fields(
             do_approve(
                 s, draft_id, _actor(actor), expected_hash=expected_hash, settings=obj.settings.bot
-            )
+            ),
+            obj.settings.bot.approvals_required,
         ),
     )
-    click.echo(f"approved draft #{d['id']} [{d['hash'][:12]}]")
+    need = obj.settings.bot.approvals_required
+    if need > 1 and d["status"] != "approved":  # a step of a multi-step approval
+        click.echo(
+            f"draft #{d['id']} [{d['hash'][:12]}]: {d['progress']}; "
+            f"not approved until {need} reviewers have"
+        )
+    elif need > 1:
+        click.echo(f"approved draft #{d['id']} [{d['hash'][:12]}]: {d['progress']}")
+    else:
+        click.echo(f"approved draft #{d['id']} [{d['hash'][:12]}]")
 
 
 @review.command()
@@ -155,6 +168,13 @@ def suppress(obj: Context, account_id: str, platform: str, reason: str, actor: s
     click.echo(f"suppressed {platform}:{account_id}")
 
 
-def _fields(draft: Any) -> dict[str, Any]:
+def _fields(draft: Any, need: int = 1) -> dict[str, Any]:
     # read what the message needs while the session is open
-    return {"id": draft.id, "hash": draft.content_hash}
+    from bot.review import progress
+
+    return {
+        "id": draft.id,
+        "hash": draft.content_hash,
+        "status": draft.status,
+        "progress": clean(progress(draft, need)),
+    }

@@ -11,6 +11,12 @@ a reviewer who passes ``expected_hash`` (the hash of the text they were shown) i
 text changed since. Drafts at or past ``expires_at`` can no longer be approved or edited (they
 may still be rejected); ``expire_due`` moves them to ``expired``. Each public function commits
 its own transaction.
+
+Multi-step approval (``[bot] approvals_required`` = N > 1): an approval is first a *step*,
+kept in ``Draft.approvals`` (``{actor, hash, at}``) with an ``approval_step`` audit event, and
+the draft stays open; the Nth distinct reviewer to approve the same hash approves it. Every
+step passes the same checks as a single approval (reviewer, hash seen, expiry, text,
+near-duplicates); a reviewer counts once; an edit clears the steps; a reject ends it.
 """
 
 from __future__ import annotations
@@ -112,8 +118,57 @@ def approve(
         )
     _check_text(draft, draft.text, bot)
     _check_not_duplicate(session, draft, bot, now)
+    need = bot.approvals_required
+    have = approvers(draft)
+    if actor in have and len(have) < need:
+        raise ReviewError(
+            f"draft {draft_id}: {actor} already approved this text ({progress(draft, need)}); "
+            f"[bot] approvals_required = {need} needs {need} different reviewers. Ask another "
+            "reviewer."
+        )
+    if need <= 1:  # one approval: exactly as without steps
+        draft.approved_hash = draft.content_hash
+        return _commit(session, draft, "approved", actor, now, draft.content_hash)
+    if actor not in have:
+        step = {"actor": actor, "hash": draft.content_hash, "at": now.isoformat()}
+        draft.approvals = [*_current_steps(draft), step]  # a new list: the JSON column sees it
+        have = [*have, actor]
+    if len(have) < need:
+        draft.updated_at = now
+        _event(session, draft, "approval_step", actor, now, draft.content_hash,
+               {"from": draft.status, "hash": draft.content_hash, "step": len(have),
+                "of": need})  # fmt: skip
+        session.commit()
+        session.refresh(draft)
+        logger.info("draft %s: approval %d of %d by %s", draft.id, len(have), need, actor)
+        return draft
     draft.approved_hash = draft.content_hash
-    return _commit(session, draft, "approved", actor, now, draft.content_hash)
+    return _commit(
+        session, draft, "approved", actor, now, draft.content_hash, {"approvers": have[:need]}
+    )
+
+
+def approvers(draft: Draft) -> list[str]:
+    """Who approved the draft's current text, in order (each once)."""
+    out: list[str] = []
+    for step in _current_steps(draft):
+        name = str(step.get("actor", ""))
+        if name and name not in out:
+            out.append(name)
+    return out
+
+
+def progress(draft: Draft, need: int) -> str:
+    """``"approval 1 of 2 (alice)"``: the steps collected toward ``need`` approvals."""
+    have = approvers(draft)
+    if draft.status == "approved" and not have:
+        return f"approved by {draft.reviewed_by or '?'}"
+    return f"approval {min(len(have), need)} of {need}" + (f" ({', '.join(have)})" if have else "")
+
+
+def _current_steps(draft: Draft) -> list[dict[str, Any]]:
+    # steps for another text never count (an edit clears them; this guards old rows too)
+    return [s for s in draft.approvals or [] if s.get("hash") == draft.content_hash]
 
 
 #: the shortest hash prefix a reviewer may quote (as `review list` shows it): 32 bits
@@ -152,12 +207,15 @@ def edit(
         )
     _check_text(draft, new_text, settings or BotSettings())
     before = draft.content_hash
+    cleared = approvers(draft)  # the steps approved the text being replaced
     draft.text = new_text
     draft.content_hash = content_hash(
         draft.kind, draft.platform, draft.target_account, draft.target_post, new_text
     )
     draft.approved_hash = None
-    return _commit(session, draft, "edited", actor, now, before)
+    draft.approvals = []
+    detail = {"cleared_approvals": cleared} if cleared else None
+    return _commit(session, draft, "edited", actor, now, before, detail)
 
 
 def reject(
@@ -332,6 +390,19 @@ def _record(
     draft.updated_at = now
     if action != "expired":
         draft.reviewed_by = actor
+    _event(session, draft, action, actor, now, before, detail)
+
+
+def _event(
+    session: Session,
+    draft: Draft,
+    action: str,
+    actor: str,
+    now: datetime,
+    before: str,
+    detail: dict[str, Any],
+) -> None:
+    """Append ``action``'s audit event for ``draft`` (its status is the caller's business)."""
     session.add(draft)
     session.add(
         AuditEvent(

@@ -210,6 +210,7 @@ class BotSettings(Section):
     llm_timeout_seconds: float = Field(default=20.0, gt=0)
     llm_max_chars: int = Field(default=140, ge=10, le=2000)
     reviewers: list[str] = Field(default_factory=list)
+    approvals_required: int = Field(default=1, ge=1, le=3)
     sensitive_words: list[str] = Field(default_factory=lambda: list(DEFAULT_SENSITIVE_WORDS))
     allowed_link_domains: list[str] = Field(default_factory=list)
     duplicate_similarity: float = Field(default=0.8, gt=0, le=1)
@@ -242,6 +243,16 @@ class BotSettings(Section):
     group_post_days: int = Field(default=7, ge=1, le=365)
     # days after sending that a reply's or repost's post is crawled again for its outcomes
     outcome_days: int = Field(default=14, ge=0, le=365)
+
+    @model_validator(mode="after")
+    def _enough_reviewers(self) -> BotSettings:
+        need, have = self.approvals_required, len(set(self.reviewers))
+        if need > 1 and have < need:
+            raise ValueError(
+                f"[bot] approvals_required = {need} needs at least {need} distinct names in "
+                f"[bot] reviewers (it has {have}): add reviewers, or lower approvals_required"
+            )
+        return self
 
     @model_validator(mode="after")
     def _llm_needs_an_endpoint(self) -> BotSettings:

@@ -376,6 +376,9 @@ class Draft(SQLModel, table=True):
     # which text produced it: "<rule>#<index>:<sha256[:8] of the template>", "llm:<model>", or
     # "" (follows, drafts from before this column); `tingfeng outcomes` groups by it
     template: str = Field(default="", max_length=128)
+    # the steps of a multi-step approval ([bot] approvals_required > 1): [{actor, hash, at}],
+    # all for the current text (an edit clears them); bot.review owns it
+    approvals: list[dict[str, Any]] = _json(list)
 
 
 class AuditEvent(SQLModel, table=True):

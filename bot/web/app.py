@@ -67,6 +67,8 @@ KINDS = ("follow", "reply", "repost", "group_post", "post")
 #: what a redirect's ``?done=`` may say (never free text from the request)
 DONE = {
     "approved": "Approved. `tingfeng dispatch` sends it.",
+    "approval_step": "Added your approval. It is approved once enough reviewers "
+    "([bot] approvals_required) have approved this same text.",
     "edited": "Saved the new text. It needs an approval again.",
     "rejected": "Rejected.",
     "suppressed": "Suppressed: no draft will target this account again; its unsent drafts "
@@ -355,6 +357,9 @@ def create_app(settings: Settings, engine: Any = None) -> FastAPI:
                     "ev": ev,
                     "hidden": render.has_hidden(d.text, d.evidence),
                     "text_hidden": render.hidden_in(d.text),
+                    # multi-step approval ([bot] approvals_required): who approved this text
+                    "need": bot_cfg.approvals_required,
+                    "approvers": review.approvers(d),
                 }
             )
         return rows
@@ -373,7 +378,7 @@ def create_app(settings: Settings, engine: Any = None) -> FastAPI:
         if not pick:
             flash.add(login.csrf, "error", "Tick at least one draft first.")
             return back("/")
-        done = 0
+        done = steps = 0
         for item in pick[:PAGE_SIZE]:
             draft_id, _, seen = item.partition(":")
             if not draft_id.isdigit():
@@ -381,8 +386,11 @@ def create_app(settings: Settings, engine: Any = None) -> FastAPI:
             with db() as s:
                 try:
                     if action == "approve":
-                        review.approve(s, int(draft_id), login.user, expected_hash=seen,
-                                       settings=bot_cfg)  # fmt: skip
+                        d = review.approve(s, int(draft_id), login.user, expected_hash=seen,
+                                           settings=bot_cfg)  # fmt: skip
+                        if d.status in review.OPEN:  # a step: more approvals needed
+                            steps += 1
+                            continue
                     else:
                         review.reject(s, int(draft_id), login.user, reason=reason,
                                       settings=bot_cfg)  # fmt: skip
@@ -391,7 +399,11 @@ def create_app(settings: Settings, engine: Any = None) -> FastAPI:
                     s.rollback()
                     flash.add(login.csrf, "error", str(exc))
         verb = "approved" if action == "approve" else "rejected"
-        flash.add(login.csrf, "ok", f"{verb} {done} of {len(pick)} drafts.")
+        if steps:
+            flash.add(login.csrf, "ok", f"added your approval to {steps} of {len(pick)} drafts "
+                      f"(each needs {bot_cfg.approvals_required} approvals).")  # fmt: skip
+        if done or not steps:
+            flash.add(login.csrf, "ok", f"{verb} {done} of {len(pick)} drafts.")
         return back("/")
 
     # --- one draft -------------------------------------------------------------------------
@@ -447,7 +459,9 @@ def create_app(settings: Settings, engine: Any = None) -> FastAPI:
     ) -> Response:
         with db() as s:
             try:
-                fn(s)
+                out = fn(s)
+                if done == "approved" and isinstance(out, Draft) and out.status in review.OPEN:
+                    done = "approval_step"  # one step of a multi-step approval
             except ReviewError as exc:
                 s.rollback()
                 return _draft_page(request, login, draft_id, 409, [("error", str(exc))], text)

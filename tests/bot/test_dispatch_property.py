@@ -6,7 +6,9 @@ order against the real sandbox platform over HTTP (one server for all examples; 
 drafts target accounts of their own, so their hashes are new to the server). Dispatch also
 hands drafts off to a person (confirmed or skipped), and loses answers (the action done or
 not, the answer gone): those drafts go to reconcile, where a person who looked (truthfully)
-or ``reconcile.check`` settles them; a draft found not sent is sent again with the same key."""
+or ``reconcile.check`` settles them; a draft found not sent is sent again with the same key.
+Each example draws ``[bot] approvals_required`` from {1, 2}: whatever was sent had that many
+distinct approvers of the hash sent."""
 
 from __future__ import annotations
 
@@ -17,14 +19,14 @@ from datetime import timedelta
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 from sqlmodel import Session, col, select
 
 from bot import dispatch, handoff, reconcile, review
 from bot.dispatch import HANDOFF, SandboxAdapter, UnknownOutcome
-from crawlers.config import default_settings
+from crawlers.config import BotSettings, default_settings
 from crawlers.errors import ReviewError
-from crawlers.models import Draft, content_hash
+from crawlers.models import AuditEvent, Draft, content_hash
 from crawlers.sandbox.server import make_server
 from crawlers.sandbox.world import build_world
 from crawlers.store import make_engine, migrate
@@ -53,6 +55,11 @@ class LosingAdapter(SandboxAdapter):
 LOSING = {after: {"weibo": LosingAdapter(after)} for after in (False, True)}
 SETTINGS = default_settings(dispatch={"target_cooldown_hours": 0, "comment_per_hour": 60,
                                       "follow_per_hour": 60})  # fmt: skip
+#: review settings per ``approvals_required``: 1 is the default (anyone, one approval)
+REVIEW = {
+    1: BotSettings(),
+    2: BotSettings(reviewers=["alice", "bob", "carol"], approvals_required=2),
+}
 EXAMPLE = itertools.count()
 ENGINE = make_engine("sqlite://")
 migrate(ENGINE)
@@ -83,23 +90,32 @@ class DispatchMachine(RuleBasedStateMachine):
         self.calls_before = SERVER.hits["/api/actions"]
         self.keys: set[str] = set()
         self.by_hand: set[int] = set()  # drafts a person posted (hand-off confirmed)
+        self.need = 1
+        self.bot = REVIEW[1]
+
+    @initialize(need=st.sampled_from(sorted(REVIEW)))
+    def approvals_required(self, need: int) -> None:
+        self.need, self.bot = need, REVIEW[need]
 
     def _try(self, call) -> None:  # type: ignore[no-untyped-def]
         # refusals are bot.review's business (tests/bot/test_review.py)
         with contextlib.suppress(ReviewError):
             call()
 
-    @rule(n=st.integers(0, 2))
-    def approve(self, n: int) -> None:
-        self._try(lambda: review.approve(self.session, self.ids[n], "alice", now=self.now))
+    @rule(n=st.integers(0, 2), who=st.sampled_from(["alice", "carol", "bob"]))
+    def approve(self, n: int, who: str) -> None:
+        self._try(lambda: review.approve(self.session, self.ids[n], who, now=self.now,
+                                         settings=self.bot))  # fmt: skip
 
     @rule(n=st.integers(0, 1), text=st.sampled_from(TEXTS) | st.text(min_size=1, max_size=8))
     def edit(self, n: int, text: str) -> None:
-        self._try(lambda: review.edit(self.session, self.ids[n], text, "bob", now=self.now))
+        self._try(lambda: review.edit(self.session, self.ids[n], text, "bob", now=self.now,
+                                      settings=self.bot))  # fmt: skip
 
     @rule(n=st.integers(0, 2))
     def reject(self, n: int) -> None:
-        self._try(lambda: review.reject(self.session, self.ids[n], "carol", now=self.now))
+        self._try(lambda: review.reject(self.session, self.ids[n], "carol", now=self.now,
+                                        settings=self.bot))  # fmt: skip
 
     @rule(hours=st.integers(1, 80))
     def advance(self, hours: int) -> None:
@@ -140,6 +156,23 @@ class DispatchMachine(RuleBasedStateMachine):
     def check(self) -> None:
         reconcile.check(self.session, SETTINGS, ADAPTERS, now=self.now)
 
+    def _approvers(self, d: Draft) -> set[str]:
+        """Who approved ``d``'s approved hash since its last edit, read from the audit log (a
+        reviewer's approval or step moves from an open status; dispatch and reconcile's own
+        ``approved`` events do not)."""
+        stmt = select(AuditEvent).where(AuditEvent.draft_id == d.id).order_by(col(AuditEvent.id))
+        who: set[str] = set()
+        for e in self.session.exec(stmt):
+            if e.action == "edited":
+                who = set()
+            elif (
+                e.action in ("approval_step", "approved")
+                and e.detail.get("from") in review.OPEN
+                and e.after_hash == d.approved_hash
+            ):
+                who.add(e.actor)
+        return who
+
     def _actions(self) -> list[dict]:  # type: ignore[type-arg]
         with SERVER._lock:
             return list(SERVER.actions)
@@ -154,6 +187,7 @@ class DispatchMachine(RuleBasedStateMachine):
                 == d.content_hash
                 == content_hash(d.kind, d.platform, d.target_account, d.target_post, d.text)
             )
+            assert len(self._approvers(d)) >= self.need
         actions = self._actions()
         for d in drafts:
             # each draft's own target account: the platform's actions toward it are its own
@@ -167,6 +201,7 @@ class DispatchMachine(RuleBasedStateMachine):
                     action["text"],
                 )  # fmt: skip
                 assert d.status in ("sent", "reconcile")
+                assert len(self._approvers(d)) >= self.need  # as many approvers as required
                 if d.status == "sent":
                     assert d.platform_ref == action["id"]
             elif d.status == "sent":
