@@ -24,7 +24,7 @@ SYSTEM_PROMPT = (
     "像真人一样说话：回应对方说的内容，不要营销套话，不要链接，不要联系方式，不要话题标签，"
     "不超过{max_chars}个字。只输出这段文字本身。"
 )
-WHAT = {"reply": "回复评论", "repost": "转发评语", "post": "超话帖子"}
+WHAT = {"reply": "回复评论", "repost": "转发评语", "post": "超话帖子", "group_post": "超话帖子"}
 
 
 class LLMError(Exception):

@@ -9,15 +9,14 @@ loads the period's posts into Python. The campaign's conversation in a period is
 into a temporary table (``tf_report_scope``: post id, current or previous period), and every
 section joins it.
 
-The conversation: posts (and comments, reposts) created in the period whose text mentions the
-brand, a ``brand_terms`` or a ``keywords`` entry (case-insensitive), that carry one of the
-campaign's ``topics`` / ``hashtags`` or sit in one of its ``supertopics``, plus the comments and
-reposts of such posts. Labels are the latest model version's (``latest_label_version``).
+The conversation: the posts created in the period that ``reports.scope.campaign_clause``
+selects (the one definition the exports and alerts use too: posts naming the brand, a
+``brand_terms`` or a ``keywords`` entry, carrying one of the campaign's ``topics`` /
+``hashtags`` or in one of its ``supertopics``, plus the comments and reposts of such posts). Labels are the latest model version's (``latest_label_version``).
 """
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -33,9 +32,8 @@ from sqlalchemy import (
     and_,
     case,
     cast,
-    exists,
+    false,
     func,
-    literal,
     or_,
     select,
     text,
@@ -43,10 +41,24 @@ from sqlalchemy import (
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
-from crawlers.config import Campaign, Settings, supertopic_containerid
+from crawlers.config import Campaign, Settings
 from crawlers.errors import TingfengError
 from crawlers.models import Post, PostLabel
 from crawlers.store import latest_label_version
+from reports.scope import (
+    CampaignError,
+    ContainsCI,
+    brand_terms,
+    campaign_clause,
+    campaign_or_error,
+    conversation_terms,
+    post_url,
+    profile_url,
+)
+
+#: the report's name for the campaign lookup (``tingfeng report`` checks it first)
+find_campaign = campaign_or_error
+__all__ = ["CampaignError", "find_campaign", "post_url", "profile_url"]
 
 SENTIMENTS = ("positive", "neutral", "negative")
 #: display order of the emotion head's classes
@@ -66,8 +78,8 @@ AUTHORS_TABLE = "tf_report_authors"
 
 
 class ReportError(TingfengError):
-    """A bad report option (an unknown campaign, a date that is not one, a period that ends
-    before it starts): names the option and what to give instead. Exit code 2, like settings
+    """A bad report option (a date that is not one, a period that ends before it starts; an
+    unknown campaign is ``reports.scope.CampaignError``): names the option and what to give instead. Exit code 2, like settings
     and usage errors."""
 
     exit_code = 2
@@ -170,13 +182,6 @@ def check_period(since: datetime, until: datetime) -> tuple[datetime, datetime]:
     return since, until
 
 
-def find_campaign(settings: Settings, name: str) -> Campaign:
-    if name not in settings.campaigns:
-        known = ", ".join(settings.campaigns) or "none (add a [campaigns.NAME] table)"
-        raise ReportError(f"--campaign {name}: no such campaign; known: {known}")
-    return settings.campaigns[name]
-
-
 def bucket_for(since: datetime, until: datetime) -> str:
     return "hour" if until - since <= HOURLY_MAX else "day"
 
@@ -246,47 +251,6 @@ def count_change_test(current: int, previous: int, alpha: float = ALPHA) -> dict
 # --- SQL helpers ------------------------------------------------------------------------------
 
 
-def _contains_ci(column: Any, term: str, dialect: str) -> Any:
-    """``column`` contains ``term``, case-insensitively (SQLite's LIKE already is, for ASCII)."""
-    pattern = "%" + term.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"
-    if dialect == "sqlite":
-        return column.like(pattern, escape="/")
-    return column.ilike(pattern, escape="/")
-
-
-def _json_has(column: Any, value: str) -> Any:
-    """A JSON list column holds ``value`` (stored escaped by json.dumps, or as plain UTF-8)."""
-    as_text = cast(column, String)
-    forms = {json.dumps(value), json.dumps(value, ensure_ascii=False)}
-    return or_(*(as_text.contains(f, autoescape=True) for f in sorted(forms)))
-
-
-def conversation_terms(campaign: Campaign) -> dict[str, list[str]]:
-    return {
-        "terms": _dedup([campaign.brand, *campaign.brand_terms, *campaign.keywords]),
-        "topics": _dedup([*campaign.topics, *campaign.hashtags]),
-        "supertopics": _dedup(campaign.supertopics),
-    }
-
-
-def brand_terms(campaign: Campaign) -> list[str]:
-    return _dedup([campaign.brand, *campaign.brand_terms])
-
-
-def _dedup(items: list[str]) -> list[str]:
-    return [t for t in dict.fromkeys(i.strip() for i in items) if t]
-
-
-def _match(post: Any, campaign: Campaign, dialect: str) -> Any:
-    conv = conversation_terms(campaign)
-    conds = [_contains_ci(post.text_plain, t, dialect) for t in conv["terms"]]
-    conds += [_json_has(post.topics, t) for t in conv["topics"]]
-    groups = sorted({supertopic_containerid(s) for s in conv["supertopics"]})
-    if groups:
-        conds.append(post.group_id.in_(groups))
-    return or_(*conds) if conds else literal(False)
-
-
 def _scope_table() -> Table:
     return Table(
         SCOPE_TABLE,
@@ -326,13 +290,7 @@ def build_scope(
     table.create(conn)
     # aliases typed Any: their columns are SQL expressions, not the models' Python types
     child: Any = aliased(Post)
-    parent: Any = aliased(Post)
     label: Any = aliased(PostLabel)
-    parent_matches = exists().where(
-        parent.platform == child.platform,
-        or_(parent.platform_id == child.parent_id, parent.platform_id == child.root_id),
-        _match(parent, campaign, dialect),
-    )
     if dialect == "postgresql":
         fmt = "YYYY-MM-DD HH24:00" if bucket == "hour" else "YYYY-MM-DD"
         b = func.to_char(child.created_at, fmt)
@@ -359,7 +317,7 @@ def build_scope(
         .where(
             child.created_at >= _aware(prev_since),
             child.created_at < _aware(until),
-            or_(_match(child, campaign, dialect), parent_matches),
+            campaign_clause(campaign, child),
         )
     )
     columns = ["post_id", "cur", "b", "platform", "author_id", "sentiment", "emotion", "topic",
@@ -543,14 +501,11 @@ def _share_of_voice(
     ]
     for comp in campaign.competitors:
         entities.append({"name": comp.name, "terms": comp.match_terms(), "brand": False})
-    dialect = _dialect(session)
     p: Any = aliased(Post)
     lab: Any = aliased(PostLabel)
     # one flag per entity, each LIKE evaluated once per post; GROUP BY the flags gives a few
     # rows (period x sentiment x which entities) that are summed here
-    hits = [
-        or_(*(_contains_ci(p.text_plain, t, dialect) for t in ent["terms"])) for ent in entities
-    ]
+    hits = [or_(false(), *(ContainsCI(p.text_plain, t) for t in ent["terms"])) for ent in entities]
     # the label is looked up only for posts naming someone (a correlated subquery, not a join)
     sentiment = (
         select(lab.sentiment)
@@ -599,20 +554,6 @@ def _share_of_voice(
 def _latest_runs(session: Session) -> dict[str, int]:
     rows = session.execute(text("SELECT platform, MAX(id) FROM scorerun GROUP BY platform")).all()
     return {str(p): int(i) for p, i in rows}
-
-
-def profile_url(settings: Settings, platform: str, account_id: str, handle: str = "") -> str:
-    """A profile a person can open, on the host tingfeng crawls (m.weibo.cn, or the sandbox)."""
-    if platform == "mastodon":
-        return f"{settings.mastodon.base_url}/@{handle}" if handle else ""
-    return f"{settings.crawl.base_url}/u/{account_id}"
-
-
-def post_url(settings: Settings, platform: str, post_id: str) -> str:
-    """A post a person can open (the same links as the exports)."""
-    if platform == "mastodon":
-        return f"{settings.mastodon.base_url}/web/statuses/{post_id}"
-    return f"{settings.crawl.base_url}/detail/{post_id}"
 
 
 _AUTHORS = f"""
@@ -862,7 +803,7 @@ def report_data(
 
     Only reads: its temporary tables are gone when it returns, and the session's transaction
     is left as it was (rolled back only when a query fails)."""
-    camp = find_campaign(settings, campaign)
+    camp = campaign_or_error(settings, campaign)
     since, until = check_period(since, until)
     prev_since = since - (until - since)
     bucket = bucket_for(since, until)

@@ -151,3 +151,11 @@ def test_settings_name_what_the_llm_drafter_needs() -> None:
     with pytest.raises(ValidationError, match="must start with http"):
         BotSettings(drafter="llm", llm_url="127.0.0.1:8000", llm_model="m")
     assert BotSettings(drafter="llm", llm_url="http://h/v1", llm_model="m").drafter == "llm"
+
+
+def test_a_group_post_is_asked_for_as_a_super_topic_post() -> None:
+    from bot.llm import ChatDrafter
+
+    drafter = ChatDrafter(url="http://127.0.0.1:1/v1", model="m")
+    system = drafter.messages("group_post", {"brand": "拾光咖啡"})[0]["content"]
+    assert "超话帖子" in system and "回复评论" not in system

@@ -20,6 +20,7 @@ from reports.data import (
     report_data,
     two_proportion_test,
 )
+from reports.scope import CampaignError
 from tests.reports.store import SINCE, UNTIL, fill, report_settings
 
 
@@ -151,7 +152,7 @@ def test_statistics() -> None:
 
 def test_bad_options_name_the_option(store: Session, url: str) -> None:
     s = report_settings(url)
-    with pytest.raises(ReportError, match="--campaign nope: no such campaign; known: c, solo"):
+    with pytest.raises(CampaignError, match="--campaign nope: no such campaign; known: c, solo"):
         report_data(store, s, "nope", SINCE, UNTIL)
     with pytest.raises(ReportError, match="--until .* is not after --since"):
         report_data(store, s, "c", UNTIL, SINCE)
