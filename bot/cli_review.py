@@ -39,8 +39,10 @@ def review(ctx: click.Context) -> None:
 @click.pass_obj
 def list_cmd(obj: Context, status: str, campaign: str | None, limit: int | None) -> None:
     """List drafts with their id, kind, target, text and hash."""
-    from bot.review import list_drafts
+    from bot.review import OPEN, approvers, list_drafts, progress
     from bot.summary import account_names, draft_line
+
+    need = obj.settings.bot.approvals_required
 
     def show(session: Any) -> None:
         drafts = list_drafts(
@@ -51,7 +53,10 @@ def list_cmd(obj: Context, status: str, campaign: str | None, limit: int | None)
             return
         names = account_names(session, list(drafts))
         for d in drafts:
-            click.echo(format_draft(draft_line(d, names), with_status=True))
+            line = format_draft(draft_line(d, names), with_status=True)
+            if need > 1 and d.status in OPEN and approvers(d):
+                line += f"   [{clean(progress(d, need))}]"
+            click.echo(line)
 
     with_session(obj, show)
 

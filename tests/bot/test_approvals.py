@@ -179,6 +179,8 @@ def test_the_cli_prints_the_steps(tmp_path: Path) -> None:
     assert code == 0 and "approval 1 of 2 (alice)" in out, out
     code, out = _run(path, "review", "show", "1")
     assert code == 0 and "approvals: approval 1 of 2 (alice)" in out, out
+    code, out = _run(path, "review", "list")
+    assert code == 0 and "[approval 1 of 2 (alice)]" in out, out
     code, out = _run(path, "review", "approve", "1", "--hash", digest[:8], "--as", "alice")
     assert code != 0 and "already approved" in out
     code, out = _run(path, "review", "approve", "1", "--hash", digest[:8], "--as", "bob")
