@@ -3,7 +3,7 @@ as CSV (UTF-8 with BOM), XLSX or Parquet. See ``reports.exports``."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,16 +14,11 @@ from crawlers.errors import ConfigError
 
 
 def parse_time(value: str | None, option: str) -> datetime | None:
-    """``2026-11-01`` or ``2026-11-01T08:00[:00][+08:00]``; without a zone, UTC."""
-    if value is None:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise ConfigError(
-            [f"{option} {value!r}: not a date or time; use e.g. 2026-11-01 or 2026-11-01T08:00"]
-        ) from exc
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    """``2026-11-01`` or ``2026-11-01T08:00[:00][+08:00]``; without a zone, UTC (the report's
+    parser, ``reports.data.parse_when``: one reading of dates for every command)."""
+    from reports.data import parse_when
+
+    return None if value is None else parse_when(value, option)
 
 
 @click.command(name="export")

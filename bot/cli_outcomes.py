@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 import click
 from sqlmodel import Session
@@ -42,15 +42,9 @@ def format_rows(rows: list[OutcomeRow]) -> list[str]:
 
 
 def _since(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        when = datetime.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(
-            f"{value!r} is not a date: use YYYY-MM-DD or YYYY-MM-DDTHH:MM", param_hint="--since"
-        ) from None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
+    from reports.data import parse_when
+
+    return None if value is None else parse_when(value, "--since")
 
 
 @click.command()

@@ -78,15 +78,15 @@ AUTHORS_TABLE = "tf_report_authors"
 
 
 class ReportError(TingfengError):
-    """A bad report option (a date that is not one, a period that ends before it starts; an
-    unknown campaign is ``reports.scope.CampaignError``): names the option and what to give instead. Exit code 2, like settings
-    and usage errors."""
+    """A bad period option of a report, export or outcomes command (a date that is not one, a
+    period that ends before it starts; an unknown campaign is ``reports.scope.CampaignError``):
+    names the option and what to give instead. Exit code 2, like settings and usage errors."""
 
     exit_code = 2
 
     def __init__(self, problem: str) -> None:
         self.problem = problem
-        super().__init__(f"report: {problem}")
+        super().__init__(problem)
 
 
 @dataclass

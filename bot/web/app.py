@@ -778,10 +778,11 @@ def create_app(settings: Settings, engine: Any = None) -> FastAPI:
         messages: list[tuple[str, str]] = []
         start: datetime | None = None
         if since.strip():
+            from reports.data import ReportError, parse_when
+
             try:
-                start = datetime.fromisoformat(since.strip())
-                start = start if start.tzinfo else start.replace(tzinfo=UTC)
-            except ValueError:
+                start = parse_when(since, "since")
+            except ReportError:
                 messages.append(("error", f"since {since!r} is not a date: use YYYY-MM-DD."))
         own = {name: list(c.own_accounts) for name, c in settings.campaigns.items()}
         with db() as s:

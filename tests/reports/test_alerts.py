@@ -10,14 +10,11 @@ import random
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from email import message_from_bytes, policy
-from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from click.testing import CliRunner
 from sqlalchemy import insert
 from sqlmodel import Session, select
@@ -30,6 +27,7 @@ from crawlers.store import open_store
 from reports.alerts import evaluate, robust_z, run_alerts
 from reports.mail import send_report
 from tests.conftest import free_port
+from tests.reports.smtp import Inbox
 
 DAY0 = datetime(2026, 10, 1, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -317,29 +315,7 @@ def test_webhook_signed_retried_and_sent_once(
     engine.dispose()
 
 
-class _Inbox:
-    """What the local SMTP server received."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, list[str], EmailMessage]] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
-        msg = message_from_bytes(envelope.original_content, policy=policy.default)
-        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), msg))  # type: ignore[arg-type]
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[int, _Inbox]]:
-    inbox = _Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield port, inbox
-    controller.stop()
-
-
-def test_email_alert_in_chinese_sent_once(tmp_path: Path, smtp: tuple[int, _Inbox]) -> None:
+def test_email_alert_in_chinese_sent_once(tmp_path: Path, smtp: tuple[int, Inbox]) -> None:
     port, inbox = smtp
     settings = _settings(tmp_path, smtp_port=port)
     engine = open_store(settings)
@@ -364,7 +340,7 @@ def test_email_alert_in_chinese_sent_once(tmp_path: Path, smtp: tuple[int, _Inbo
     engine.dispose()
 
 
-def test_failed_email_is_retried_next_check(tmp_path: Path, smtp: tuple[int, _Inbox]) -> None:
+def test_failed_email_is_retried_next_check(tmp_path: Path, smtp: tuple[int, Inbox]) -> None:
     port, inbox = smtp
     settings = _settings(tmp_path, smtp_port=free_port())  # nobody listens there
     engine = open_store(settings)
@@ -379,7 +355,7 @@ def test_failed_email_is_retried_next_check(tmp_path: Path, smtp: tuple[int, _In
     engine.dispose()
 
 
-def test_send_report_with_attachment(tmp_path: Path, smtp: tuple[int, _Inbox]) -> None:
+def test_send_report_with_attachment(tmp_path: Path, smtp: tuple[int, Inbox]) -> None:
     port, inbox = smtp
     settings = _settings(tmp_path, smtp_port=port)
     csv_file = tmp_path / "帖子.csv"

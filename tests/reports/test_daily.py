@@ -2,47 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any
 
-import pytest
-from aiosmtpd.controller import Controller
 from sqlmodel import Session
 
 from bot import scheduler
 from crawlers.config import default_settings
 from crawlers.store import make_engine, migrate
 from reports import daily
-from tests.conftest import free_port
+from tests.reports.smtp import Inbox
 from tests.reports.store import CAMPAIGN, fill
 
 #: the job runs at 09:00 Shanghai on 10-16 = 01:00 UTC; the daily period is 10-15 01:00 - 10-16 01:00
 NOW = datetime(2026, 10, 16, 1, 7, tzinfo=UTC)
-
-
-class _Inbox:
-    def __init__(self) -> None:
-        self.messages: list[Any] = []
-        self.refuse = False
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
-        if self.refuse:
-            return "451 try again later"
-        self.messages.append(message_from_bytes(envelope.original_content, policy=policy.default))
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[int, _Inbox]]:
-    inbox = _Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield port, inbox
-    controller.stop()
 
 
 def _settings(tmp_path: Path, port: int, period_days: int = 7) -> Any:
@@ -59,7 +33,7 @@ def _settings(tmp_path: Path, port: int, period_days: int = 7) -> Any:
 
 
 def test_report_job_writes_each_period_once_and_emails_it_once(
-    tmp_path: Path, smtp: tuple[int, _Inbox]
+    tmp_path: Path, smtp: tuple[int, Inbox]
 ) -> None:
     port, inbox = smtp
     settings = _settings(tmp_path, port)
@@ -79,7 +53,7 @@ def test_report_job_writes_each_period_once_and_emails_it_once(
         assert again["emailed"] == [] and len(inbox.messages) == 1  # never twice
     html = path.read_text(encoding="utf-8")
     assert "拾光咖啡" in html and "2026-10-09" in html  # the 7 days up to 10-16 01:00
-    (msg,) = inbox.messages
+    ((_, _, msg),) = inbox.messages
     assert "拾光咖啡" in msg["Subject"] and msg["To"] == "brand@example.com"
     attached = [p.get_filename() for p in msg.iter_attachments()]
     assert attached == [path.name]
